@@ -1,0 +1,1 @@
+"""The relay's stdio MCP server (``relay-stdio``) and its command-line interface (``relay``)."""

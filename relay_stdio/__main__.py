@@ -1,0 +1,64 @@
+"""``relay-stdio``: the MCP server an agent launches; it speaks MCP on stdin/stdout until stdin closes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from relay_stdio.server import build_server
+from shared import __version__
+from shared.config import resolve_config
+from shared.errors import ConfigError, StoreError
+from shared.logs import setup_logging
+from shared.relay import Relay
+
+log = logging.getLogger("relay.stdio")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Config file to read (default: $CLAUDE_CODEX_CONFIG, ./config.json, or the user config).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Store folder shared by all agents (default: the per-user data dir).",
+)
+@click.option(
+    "--sender",
+    metavar="NAME",
+    help="This agent's identity for posts and read positions (default: from the client's name).",
+)
+@click.version_option(__version__, prog_name="relay-stdio")
+def main(config_path: Path | None, data_dir: Path | None, sender: str | None) -> None:
+    """Run the relay's MCP server over stdio (launched by an MCP client, not by hand).
+
+    Register it with Claude Code: claude mcp add relay -- relay-stdio
+    """
+    try:
+        config = resolve_config({"config": config_path, "data_dir": data_dir, "sender": sender})
+        setup_logging(config)
+        relay = Relay(config)
+        relay.store.ensure_writable()
+    except (ConfigError, StoreError) as exc:
+        # stdout is the MCP wire: errors go to stderr, where clients show them in their server logs.
+        click.echo(f"relay-stdio: {exc}", err=True)
+        sys.exit(2)
+    for warning in config.warnings:
+        log.warning(warning)
+    log.info(
+        "relay-stdio %s serving %s as %s", __version__, config.data_dir, config.sender or "(client name)"
+    )
+    build_server(relay, identity=config.sender).run("stdio")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""``relay``: the relay's command line for people and scripts (post, tail, channels, config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from relay_stdio.cli.context import CliState
+from relay_stdio.cli.messages import channels, post, tail
+from relay_stdio.cli.settings import config
+from shared import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Config file to read (default: $CLAUDE_CODEX_CONFIG, ./config.json, or the user config).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Store folder (default: the per-user data dir shared with the agents).",
+)
+@click.option(
+    "--sender", metavar="NAME", help="Your name on posts (default: config 'sender', else your login)."
+)
+@click.version_option(__version__, prog_name="relay")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, data_dir: Path | None, sender: str | None) -> None:
+    """Read and write the relay's channels from a terminal: the same store the agents use."""
+    ctx.obj = CliState({"config": config_path, "data_dir": data_dir, "sender": sender})
+
+
+for command in (post, tail, channels, config):
+    main.add_command(command)

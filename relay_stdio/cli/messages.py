@@ -1,0 +1,109 @@
+"""``relay post``, ``relay tail`` and ``relay channels``: a person's way into a conversation."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime
+from typing import Any
+
+import click
+
+from relay_stdio.cli.context import CliState, pass_state, user_errors
+from shared.models import API_LIMIT_MAX
+
+FOLLOW_POLL_S = 0.25
+
+
+def _format(record: dict[str, Any], as_json: bool) -> str:
+    if as_json:
+        return json.dumps(record, ensure_ascii=False)
+    when = datetime.fromtimestamp(float(record.get("ts", 0))).strftime("%Y-%m-%d %H:%M:%S")
+    return f"#{record['id']} [{record.get('sender', '?')}] {when}\n{record.get('text', '')}\n"
+
+
+@click.command()
+@click.argument("target")
+@click.argument("text", required=False)
+@click.option("--sender", metavar="NAME", help="Post as NAME (default: config 'sender', else your login).")
+@click.option("--reply-to", type=click.IntRange(min=1), metavar="ID", help="Id of the message this answers.")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored record as JSON.")
+@pass_state
+def post(
+    state: CliState, target: str, text: str | None, sender: str | None, reply_to: int | None, as_json: bool
+) -> None:
+    """Post TEXT to channel TARGET; with TEXT '-' or omitted, read the message from stdin."""
+    if text is None or text == "-":
+        if text is None and sys.stdin.isatty():
+            raise click.UsageError("give the message as TEXT, or pipe it in and use '-'")
+        text = sys.stdin.read()
+    with user_errors():
+        record = state.relay.post(target, text, state.person(sender), source="cli", reply_to=reply_to)
+    if as_json:
+        click.echo(json.dumps(record, ensure_ascii=False))
+    else:
+        click.echo(f"posted #{record['id']} to {record['target']} as {record['sender']}")
+
+
+@click.command()
+@click.argument("target")
+@click.option(
+    "--since",
+    "since_id",
+    type=click.IntRange(min=0),
+    metavar="ID",
+    help="Show every message after id ID (default: only the last --limit messages).",
+)
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, API_LIMIT_MAX),
+    default=20,
+    show_default=True,
+    help="How many of the latest messages to show when --since is not given.",
+)
+@click.option("--follow", "-f", is_flag=True, help="Keep running and print new messages as they arrive.")
+@click.option("--json", "as_json", is_flag=True, help="Print each message as one JSON line (like the store).")
+@pass_state
+def tail(state: CliState, target: str, since_id: int | None, limit: int, follow: bool, as_json: bool) -> None:
+    """Show the messages of channel TARGET, oldest first; --follow waits for new ones."""
+    relay = state.relay
+    with user_errors():
+        if since_id is None:
+            batch = relay.recent(target, limit, API_LIMIT_MAX)
+            last = batch[-1]["id"] if batch else relay.store.stats(target).latest_id
+            has_more = False
+        else:
+            batch, has_more = relay.store.read_since(target, since_id, API_LIMIT_MAX)
+            last = batch[-1]["id"] if batch else since_id
+    try:
+        while True:
+            for record in batch:
+                click.echo(_format(record, as_json))
+            if not follow and not has_more:
+                return
+            if not batch:
+                time.sleep(FOLLOW_POLL_S)
+            with user_errors():
+                batch, has_more = relay.store.read_since(target, last, API_LIMIT_MAX)
+            if batch:
+                last = batch[-1]["id"]
+    except KeyboardInterrupt:
+        return
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON, as the API returns it.")
+@pass_state
+def channels(state: CliState, as_json: bool) -> None:
+    """List channels with their message count, last sender and last activity."""
+    with user_errors():
+        listing = state.relay.channels()
+    if as_json:
+        click.echo(json.dumps(listing, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{'CHANNEL':<24} {'COUNT':>7}  {'LAST SENDER':<16} LAST ACTIVITY")
+    for row in listing["details"]:
+        when = datetime.fromtimestamp(row["last_ts"]).strftime("%Y-%m-%d %H:%M:%S") if row["last_ts"] else "-"
+        click.echo(f"{row['target']:<24} {row['count']:>7}  {row['last_sender'] or '-':<16} {when}")

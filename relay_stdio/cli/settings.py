@@ -1,0 +1,30 @@
+"""``relay config``: the resolved configuration and where each value came from."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from relay_stdio.cli.context import CliState, pass_state
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print {key: {value, source}} as JSON.")
+@pass_state
+def config(state: CliState, as_json: bool) -> None:
+    """Show the resolved configuration and the source of each value (option, env, file or default).
+
+    Run it in each agent's environment to check that they all use the same data_dir.
+    """
+    resolved = state.config
+    rows = resolved.describe()
+    if as_json:
+        data = {key: {"value": value, "source": source} for key, value, source in rows}
+        data["config_file"] = {"value": str(resolved.config_file or ""), "source": "lookup"}
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"config file: {resolved.config_file or '(none found)'}")
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, source in rows:
+        click.echo(f"{key:<{width}}  {value}  [{source}]")

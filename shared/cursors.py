@@ -1,0 +1,88 @@
+"""Saved read positions: per identity and channel, the id of the last message that identity has fetched.
+
+Kept in ``<data_dir>/cursors/<identity>.json`` so they survive restarts and lost agent contexts.
+A position only moves forward, whatever order concurrent readers of one identity finish in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import filelock
+
+from shared.errors import StoreBusy, StoreError
+from shared.models import normalize_sender, normalize_target
+
+log = logging.getLogger("relay.cursors")
+
+
+def identity_filename(identity: str) -> str:
+    """A file name for any sender string: ASCII letters, digits, '-' and '_' kept, the rest %XX-escaped."""
+    safe = []
+    for byte in identity.lower().encode("utf-8"):
+        char = chr(byte)
+        safe.append(char if char.isascii() and (char.isalnum() or char in "-_") else f"%{byte:02X}")
+    return "".join(safe) + ".json"
+
+
+class CursorStore:
+    """Read positions of every identity, stored beside the channels."""
+
+    def __init__(self, data_dir: Path, lock_timeout_s: float = 10.0) -> None:
+        self.dir = Path(data_dir) / "cursors"
+        self.lock_timeout_s = lock_timeout_s
+
+    def _path(self, identity: str) -> Path:
+        return self.dir / identity_filename(normalize_sender(identity))
+
+    def _load(self, path: Path) -> dict[str, int]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable read positions in %s: %s", path, exc)
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool) and v >= 0}
+
+    def get(self, identity: str, target: str) -> int:
+        """The saved position of ``identity`` in ``target`` (0 when it has never fetched there)."""
+        return self._load(self._path(identity)).get(normalize_target(target), 0)
+
+    def advance(self, identity: str, target: str, latest_id: int) -> int:
+        """Move the position forward to ``latest_id`` (never back) and return the saved value."""
+        return self._update(identity, target, lambda old: max(old, latest_id))
+
+    def reset(self, identity: str, target: str, position: int) -> int:
+        """Set a position to exactly ``position`` (for a channel that was emptied or replaced)."""
+        return self._update(identity, target, lambda old: position)
+
+    def _update(self, identity: str, target: str, new_value: Callable[[int], int]) -> int:
+        target = normalize_target(target)
+        path = self._path(identity)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            with filelock.FileLock(
+                str(path) + ".lock", timeout=self.lock_timeout_s, poll_interval=0.001, preserve_lock_file=True
+            ):
+                positions = self._load(path)
+                old = positions.get(target, 0)
+                value = new_value(old)
+                if value != old:
+                    positions[target] = value
+                    fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".cursor-", suffix=".tmp")
+                    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                        json.dump(positions, handle, sort_keys=True)
+                    os.replace(tmp, path)
+                return value
+        except filelock.Timeout:
+            raise StoreBusy(f"store busy: the read positions of {identity!r} are locked; retry") from None
+        except OSError as exc:
+            raise StoreError(f"cannot save the read position in {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,197 @@
+"""Reading JSONL channel files through an open descriptor without scanning what is not needed.
+
+Only complete lines (ending in ``\\n``) count: a torn last line left by a killed writer is invisible.
+The store opens the files and takes the locks; the functions here only read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+
+from shared.models import Message
+
+CHUNK = 64 * 1024
+PROBE = 4 * 1024
+
+BadLine = Callable[[int, str], None]
+"""Called with (byte offset, reason) for a line that is not a valid record."""
+
+
+def parse_record(line: bytes | None) -> Message | None:
+    """Return the record a line holds, or None if it is not a JSON object with an integer ``id``."""
+    if line is None:
+        return None
+    try:
+        record = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(record, dict) or type(record.get("id")) is not int:
+        return None
+    return record
+
+
+def complete_end(fd: int, size: int) -> int:
+    """The offset just after the last ``\\n`` in the first ``size`` bytes (0 if there is none)."""
+    pos = size
+    while pos > 0:
+        start = max(0, pos - PROBE)
+        block = os.pread(fd, pos - start, start)
+        idx = block.rfind(b"\n")
+        if idx >= 0:
+            return start + idx + 1
+        pos = start
+    return 0
+
+
+def lines_backward(fd: int, end: int, max_line: int) -> Iterator[tuple[int, bytes | None]]:
+    """Yield (offset, line without ``\\n``) for the complete lines before ``end``, last first.
+
+    ``end`` must be 0 or just after a ``\\n``. A line longer than ``max_line`` is yielded as None
+    without being held in memory.
+    """
+    pos = end
+    parts: list[bytes] = []  # the part of the current line seen so far, last piece first
+    held = 0
+    first = True
+    while pos > 0:
+        start = max(0, pos - CHUNK)
+        block = os.pread(fd, pos - start, start)
+        hi = len(block) - 1 if first else len(block)  # skip the final terminator
+        first = False
+        idx = block.rfind(b"\n", 0, hi)
+        while idx >= 0:
+            if held + hi - idx - 1 <= max_line:
+                parts.append(block[idx + 1 : hi])
+                yield start + idx + 1, b"".join(reversed(parts))
+            else:
+                yield start + idx + 1, None
+            parts, held, hi = [], 0, idx
+            idx = block.rfind(b"\n", 0, hi)
+        held += hi
+        if held <= max_line:
+            parts.append(block[:hi])
+        else:
+            parts = []
+        pos = start
+    if end > 0:
+        yield 0, b"".join(reversed(parts)) if held <= max_line else None
+
+
+def lines_forward(
+    fd: int, start: int, end: int, max_line: int, chunk: int = CHUNK
+) -> Iterator[tuple[int, bytes | None]]:
+    """Yield (offset, line without ``\\n``) for the complete lines from ``start`` (a line start) on."""
+    pos = start
+    line_start = start
+    parts: list[bytes] = []
+    held = 0
+    while pos < end:
+        block = os.pread(fd, min(chunk, end - pos), pos)
+        if not block:
+            return
+        lo = 0
+        idx = block.find(b"\n")
+        while idx >= 0:
+            if held + idx - lo <= max_line:
+                parts.append(block[lo:idx])
+                yield line_start, b"".join(parts)
+            else:
+                yield line_start, None
+            parts, held = [], 0
+            lo = idx + 1
+            line_start = pos + lo
+            idx = block.find(b"\n", lo)
+        held += len(block) - lo
+        if held <= max_line:
+            parts.append(block[lo:])
+        else:
+            parts = []
+        pos += len(block)
+
+
+def next_line_start(fd: int, offset: int, end: int) -> int:
+    """The first line start at or after ``offset`` (``end`` if there is none)."""
+    if offset == 0:
+        return 0
+    pos = offset - 1  # the line starts at offset if the byte before it is a terminator
+    while pos < end:
+        block = os.pread(fd, min(PROBE, end - pos), pos)
+        idx = block.find(b"\n")
+        if idx >= 0:
+            return pos + idx + 1
+        pos += len(block)
+    return end
+
+
+def last_record(fd: int, end: int, max_line: int, bad: BadLine) -> Message | None:
+    """The last valid record before ``end``, skipping (and reporting) malformed lines."""
+    for offset, line in lines_backward(fd, end, max_line):
+        record = parse_record(line)
+        if record is not None:
+            return record
+        bad(offset, "not a JSON record with an integer id" if line is not None else "line too long")
+    return None
+
+
+def tail_records(fd: int, end: int, count: int, max_line: int, bad: BadLine) -> list[Message]:
+    """The last ``count`` valid records before ``end``, oldest first."""
+    found: list[Message] = []
+    if count <= 0:
+        return found
+    for offset, line in lines_backward(fd, end, max_line):
+        record = parse_record(line)
+        if record is None:
+            bad(offset, "not a JSON record with an integer id" if line is not None else "line too long")
+            continue
+        found.append(record)
+        if len(found) >= count:
+            break
+    found.reverse()
+    return found
+
+
+def _first_valid(fd: int, start: int, end: int, max_line: int) -> tuple[int, Message] | None:
+    for offset, line in lines_forward(fd, start, end, max_line, PROBE):
+        record = parse_record(line)
+        if record is not None:
+            return offset, record
+    return None
+
+
+def offset_after_id(fd: int, end: int, since_id: int, max_line: int) -> int:
+    """A line start at or before the first record with id > ``since_id``, found by binary search.
+
+    Ids grow in file order, so the search needs O(log size) small reads; malformed lines on the way
+    only move the probe forward. The caller scans forward from the result.
+    """
+    lo, hi = 0, end
+    while hi - lo > PROBE:
+        mid = next_line_start(fd, (lo + hi) // 2, hi)
+        found = _first_valid(fd, mid, hi, max_line)
+        if found is None or found[1]["id"] > since_id:
+            if mid >= hi:
+                break
+            hi = mid
+        else:
+            lo = next_line_start(fd, found[0] + 1, end)
+    return lo
+
+
+def records_from(
+    fd: int, start: int, end: int, since_id: int, count: int, max_line: int, bad: BadLine
+) -> tuple[list[Message], bool]:
+    """Up to ``count`` valid records with id > ``since_id`` from ``start``, and whether more follow."""
+    found: list[Message] = []
+    for offset, line in lines_forward(fd, start, end, max_line):
+        record = parse_record(line)
+        if record is None:
+            bad(offset, "not a JSON record with an integer id" if line is not None else "line too long")
+            continue
+        if record["id"] <= since_id:
+            continue
+        if len(found) >= count:
+            return found, True
+        found.append(record)
+    return found, False

@@ -1,0 +1,125 @@
+"""The message record and the rules every front end shares: names, senders, texts and limits."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from shared.errors import InvalidInput, InvalidSender, InvalidTarget, InvalidText, MessageTooLarge
+
+TARGET_RULE = (
+    "a channel name is 1 to 64 characters of letters, digits, '.', '_' and '-', "
+    "starting with a letter or digit (for example 'proj-x')"
+)
+_TARGET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+SENDER_MAX_CHARS = 64
+DEFAULT_MAX_MESSAGE_BYTES = 262_144
+FETCH_LIMIT_MAX = 200
+API_LIMIT_MAX = 500
+DEFAULT_LIMIT = 50
+SOURCES = ("mcp", "web-ui", "cli", "api")
+
+# Text may hold tabs and line breaks; other C0 controls (NUL above all) mean binary data.
+_TEXT_ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+
+Message = dict[str, Any]
+"""A stored record: id, ts, target, sender, text, optional source and reply_to, plus any unknown keys."""
+
+
+def _describe(value: str, limit: int = 40) -> str:
+    shown = value if len(value) <= limit else value[:limit] + "..."
+    return repr(shown)
+
+
+def normalize_target(target: object) -> str:
+    """Return the stored (lower-case) form of a channel name, or raise InvalidTarget stating the rule."""
+    if not isinstance(target, str):
+        raise InvalidTarget(f"target must be a string; {TARGET_RULE}")
+    name = target.strip()
+    if not name:
+        raise InvalidTarget(f"target is required; {TARGET_RULE}")
+    if not _TARGET_RE.fullmatch(name):
+        raise InvalidTarget(f"invalid target {_describe(name)}: {TARGET_RULE}")
+    return name.lower()
+
+
+def _first_control(value: str, allowed: set[str]) -> str | None:
+    for ch in value:
+        if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs"):
+            return ch
+    return None
+
+
+def normalize_sender(sender: object) -> str:
+    """Return the stripped sender, or raise InvalidSender saying what is wrong."""
+    if not isinstance(sender, str):
+        raise InvalidSender("sender must be a string such as 'claude', 'codex' or your name")
+    name = sender.strip()
+    if not name:
+        raise InvalidSender("sender is required: a short name such as 'claude', 'codex' or your name")
+    if len(name) > SENDER_MAX_CHARS:
+        raise InvalidSender(f"sender is {len(name)} characters; at most {SENDER_MAX_CHARS} are allowed")
+    bad = _first_control(name, set())
+    if bad is not None:
+        raise InvalidSender(f"sender contains the control character U+{ord(bad):04X}; use plain text")
+    return name
+
+
+def validate_text(text: object, max_bytes: int) -> str:
+    """Return the text unchanged if it may be posted, else raise InvalidText or MessageTooLarge."""
+    if not isinstance(text, str):
+        raise InvalidText("text must be a string")
+    if not text.strip():
+        raise InvalidText("text is required: the message body, Markdown allowed")
+    bad = _first_control(text, _TEXT_ALLOWED_CONTROLS)
+    if bad is not None:
+        what = "an unpaired surrogate" if unicodedata.category(bad) == "Cs" else "the control character"
+        raise InvalidText(
+            f"text contains {what} U+{ord(bad):04X}; binary data is not accepted, "
+            "send text (encode binary content, for example as base64, inside a code block)"
+        )
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise MessageTooLarge(
+            f"text is {size} bytes of UTF-8; the limit is {max_bytes} bytes (max_message_bytes). "
+            "Split it into several messages or post a summary"
+        )
+    return text
+
+
+def clamp_limit(limit: object, maximum: int, default: int = DEFAULT_LIMIT) -> int:
+    """Clamp a requested page size into 1..maximum, as the original relay did; None means default."""
+    if limit is None:
+        return default
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidInput(f"limit must be a whole number from 1 to {maximum}")
+    return max(1, min(int(limit), maximum))
+
+
+def validate_id(value: object, name: str) -> int:
+    """Return a non-negative message id, or raise a ValueError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(f"{name} must be a whole number >= 0 (a message id; 0 means from the start)")
+    return value
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    """What a channel list shows about one channel."""
+
+    target: str
+    count: int
+    latest_id: int
+    last_ts: float | None
+    last_sender: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "count": self.count,
+            "latest_id": self.latest_id,
+            "last_ts": self.last_ts,
+            "last_sender": self.last_sender,
+        }

@@ -1,0 +1,115 @@
+"""The relay's operations, shared by the MCP tools, the HTTP API and the CLI.
+
+Each front end is a thin adapter over :class:`Relay`: validation, limits, read positions and logging
+happen here once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.config import Config
+from shared.cursors import CursorStore
+from shared.logs import archive_message, log_tool_call
+from shared.models import (
+    FETCH_LIMIT_MAX,
+    SOURCES,
+    Message,
+    clamp_limit,
+    normalize_sender,
+    normalize_target,
+    validate_id,
+)
+from shared.store import FileStore, Store
+
+
+class Relay:
+    """Channels with read positions, on top of a store.
+
+    Args:
+        config: the resolved configuration (seed channels, limits, data dir).
+        store: the message store; a FileStore on ``config.data_dir`` when omitted.
+    """
+
+    def __init__(self, config: Config, store: Store | None = None) -> None:
+        self.config = config
+        self.store: Store = store or FileStore(
+            config.data_dir,
+            max_message_bytes=config.max_message_bytes,
+            lock_timeout_s=config.lock_timeout_s,
+            fsync=config.fsync,
+        )
+        self.cursors = CursorStore(config.data_dir, config.lock_timeout_s)
+
+    def post(
+        self, target: str, text: str, sender: str, *, source: str, reply_to: int | None = None
+    ) -> Message:
+        """Append a message and log it; returns the stored record."""
+        assert source in SOURCES, source
+        record = self.store.append(target, sender, text, source=source, reply_to=reply_to)
+        log_tool_call(
+            "post_message",
+            id=record["id"],
+            target=record["target"],
+            sender=record["sender"],
+            text_len=len(text),
+            source=source,
+        )
+        archive_message(record)
+        return record
+
+    def fetch(
+        self,
+        target: str,
+        *,
+        since_id: int | None = None,
+        limit: int | None = None,
+        identity: str | None = None,
+        limit_max: int = FETCH_LIMIT_MAX,
+    ) -> dict[str, Any]:
+        """Messages after ``since_id`` (or after ``identity``'s saved position, which then advances).
+
+        Returns:
+            ``{"messages", "latest_id", "has_more", "since_id"}``; ``latest_id`` is the id of the last
+            message returned, or the starting point when none is.
+        """
+        target = normalize_target(target)
+        count = clamp_limit(limit, limit_max)
+        use_cursor = since_id is None
+        if use_cursor:
+            if identity is None:
+                raise ValueError("fetch without since_id needs an identity whose position to use")
+            identity = normalize_sender(identity)
+            start = self.cursors.get(identity, target)
+            if start > self.store.stats(target).latest_id:  # the channel was emptied or replaced
+                start = self.cursors.reset(identity, target, 0)
+        else:
+            start = validate_id(since_id, "since_id")
+        messages, has_more = self.store.read_since(target, start, count)
+        latest = messages[-1]["id"] if messages else start
+        if use_cursor and messages:
+            assert identity is not None
+            self.cursors.advance(identity, target, latest)
+        log_tool_call(
+            "fetch_messages",
+            target=target,
+            since_id=start,
+            limit=count,
+            returned=len(messages),
+            latest_id=latest,
+            identity=identity if use_cursor else None,
+        )
+        return {"messages": messages, "latest_id": latest, "has_more": has_more, "since_id": start}
+
+    def recent(self, target: str, limit: int | None, limit_max: int) -> list[Message]:
+        """The last ``limit`` messages of a channel, oldest first."""
+        return self.store.read_last(normalize_target(target), clamp_limit(limit, limit_max))
+
+    def channels(self) -> dict[str, Any]:
+        """Seed channels plus every channel with messages, sorted, with per-channel details."""
+        stats = {s.target: s for s in self.store.list_channels()}
+        for seed in self.config.channels:
+            if seed not in stats:
+                stats[seed] = self.store.stats(seed)
+        names = sorted(stats)
+        return {"channels": names, "details": [stats[name].as_dict() for name in names]}

@@ -1,0 +1,56 @@
+"""Shared fixtures: every test gets its own data dir and a clean relay environment."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.config import Config, resolve_config
+from shared.relay import Relay
+from shared.store import FileStore
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """No test reads the developer's real config, data dir or CLAUDE_CODEX_* variables."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("CLAUDE_CODEX_"):
+            monkeypatch.delenv(name)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.chdir(home)
+    yield
+    for name in ("relay", "relay.archive"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def config(data_dir: Path) -> Config:
+    return resolve_config({"data_dir": str(data_dir)}, env={})
+
+
+@pytest.fixture
+def store(data_dir: Path) -> FileStore:
+    return FileStore(data_dir, lock_timeout_s=5.0)
+
+
+@pytest.fixture
+def relay(config: Config) -> Relay:
+    return Relay(config)

@@ -1,0 +1,66 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from shared.config import resolve_config
+from shared.errors import InvalidInput
+from shared.logs import setup_logging
+from shared.relay import Relay
+
+
+def test_fetch_without_since_id_reads_from_the_saved_position(relay: Relay) -> None:
+    for i in range(1, 6):
+        relay.post("proj-x", f"m{i}", "claude", source="mcp")
+    first = relay.fetch("proj-x", limit=3, identity="codex")
+    assert [m["id"] for m in first["messages"]] == [1, 2, 3]
+    assert first["latest_id"] == 3 and first["has_more"] is True
+    second = relay.fetch("proj-x", identity="codex")
+    assert [m["id"] for m in second["messages"]] == [4, 5] and second["has_more"] is False
+    third = relay.fetch("proj-x", identity="codex")
+    assert third["messages"] == [] and third["latest_id"] == 5
+    # Another identity has its own position; an explicit since_id neither uses nor moves it.
+    assert [m["id"] for m in relay.fetch("proj-x", since_id=4, identity="claude")["messages"]] == [5]
+    assert len(relay.fetch("proj-x", identity="claude")["messages"]) == 5
+
+
+def test_fetch_after_the_channel_was_replaced_starts_again(relay: Relay) -> None:
+    relay.post("t", "old", "a", source="cli")
+    relay.post("t", "old2", "a", source="cli")
+    relay.fetch("t", identity="me")
+    relay.store.channel_path("t").unlink()  # type: ignore[attr-defined]
+    relay.post("t", "new", "a", source="cli")
+    assert [m["text"] for m in relay.fetch("t", identity="me")["messages"]] == ["new"]
+
+
+def test_fetch_limit_is_clamped_not_refused(relay: Relay) -> None:
+    for i in range(3):
+        relay.post("t", f"m{i}", "a", source="cli")
+    assert len(relay.fetch("t", since_id=0, limit=0)["messages"]) == 1
+    assert len(relay.fetch("t", since_id=0, limit=10_000)["messages"]) == 3
+    with pytest.raises(InvalidInput):
+        relay.fetch("t", since_id=-1)
+
+
+def test_channels_lists_seeds_and_active_channels_sorted(relay: Relay) -> None:
+    relay.post("zeta", "hi", "a", source="cli")
+    listing = relay.channels()
+    assert listing["channels"] == ["claude", "codex", "proj-x", "zeta"]
+    zeta = listing["details"][-1]
+    assert zeta["count"] == 1 and zeta["last_sender"] == "a"
+
+
+def test_posts_and_fetches_are_logged_and_archived(tmp_path: Path) -> None:
+    config = resolve_config({"data_dir": str(tmp_path / "d")}, env={})
+    setup_logging(config)
+    relay = Relay(config)
+    record = relay.post("proj-x", "hello", "claude", source="mcp")
+    relay.fetch("proj-x", since_id=0)
+    tools = config.log_path.read_text()
+    assert (
+        'post_message {"id": 1, "target": "proj-x", "sender": "claude", "text_len": 5, "source": "mcp"}'
+        in tools
+    )
+    assert '"returned": 1' in tools
+    archived = [json.loads(line) for line in config.channel_log_path.read_text().splitlines()]
+    assert archived == [record]
