@@ -21,8 +21,10 @@ API_LIMIT_MAX = 500
 DEFAULT_LIMIT = 50
 SOURCES = ("mcp", "web-ui", "cli", "api")
 
-# Text may hold tabs and line breaks; other C0 controls (NUL above all) mean binary data.
-_TEXT_ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+# Control characters (Unicode category Cc) and unpaired surrogates (Cs). Text may hold tabs and line
+# breaks; any other control character (NUL above all) means binary data.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_TEXT_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 Message = dict[str, Any]
 """A stored record: id, ts, target, sender, text, optional source and reply_to, plus any unknown keys."""
@@ -45,11 +47,9 @@ def normalize_target(target: object) -> str:
     return name.lower()
 
 
-def _first_control(value: str, allowed: set[str]) -> str | None:
-    for ch in value:
-        if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs"):
-            return ch
-    return None
+def _first_control(value: str, pattern: re.Pattern[str]) -> str | None:
+    found = pattern.search(value)
+    return found.group() if found else None
 
 
 def normalize_sender(sender: object) -> str:
@@ -61,7 +61,7 @@ def normalize_sender(sender: object) -> str:
         raise InvalidSender("sender is required: a short name such as 'claude', 'codex' or your name")
     if len(name) > SENDER_MAX_CHARS:
         raise InvalidSender(f"sender is {len(name)} characters; at most {SENDER_MAX_CHARS} are allowed")
-    bad = _first_control(name, set())
+    bad = _first_control(name, _CONTROL_RE)
     if bad is not None:
         raise InvalidSender(f"sender contains the control character U+{ord(bad):04X}; use plain text")
     return name
@@ -73,7 +73,7 @@ def validate_text(text: object, max_bytes: int) -> str:
         raise InvalidText("text must be a string")
     if not text.strip():
         raise InvalidText("text is required: the message body, Markdown allowed")
-    bad = _first_control(text, _TEXT_ALLOWED_CONTROLS)
+    bad = _first_control(text, _TEXT_CONTROL_RE)
     if bad is not None:
         what = "an unpaired surrogate" if unicodedata.category(bad) == "Cs" else "the control character"
         raise InvalidText(

@@ -17,9 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-import filelock
-
-from shared import jsonl
+from shared import jsonl, locking
 from shared.errors import StoreBusy, StoreError
 from shared.models import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -36,8 +34,6 @@ log = logging.getLogger("relay.store")
 CHANNELS_DIR = "channels"
 LOCKS_DIR = "locks"
 SUFFIX = ".jsonl"
-# A waiting writer re-tries the lock this often; filelock's 50 ms default would stall posts.
-LOCK_POLL_S = 0.0005
 
 
 class Store(Protocol):
@@ -91,6 +87,7 @@ class FileStore:
         self._tail_cache: dict[str, tuple[tuple[int, int], ChannelStats]] = {}
         self._cache_lock = threading.Lock()
         self._warned: set[tuple[str, int]] = set()
+        self._dirs_ready = False
 
     # --- paths and files -------------------------------------------------------------------------
 
@@ -132,28 +129,38 @@ class FileStore:
 
     @contextmanager
     def _locked(self, target: str) -> Iterator[None]:
-        lock_path = self.locks_dir / f"{target}.lock"
+        lock = locking.ExclusiveLock(self.locks_dir / f"{target}.lock", self.lock_timeout_s)
         try:
-            self.locks_dir.mkdir(parents=True, exist_ok=True)
-            self.channels_dir.mkdir(parents=True, exist_ok=True)
-            lock = filelock.FileLock(
-                lock_path, timeout=self.lock_timeout_s, poll_interval=LOCK_POLL_S, preserve_lock_file=True
-            )
-            lock.acquire()
-        except filelock.Timeout:
+            if not self._dirs_ready:
+                self._make_dirs()
+            try:
+                lock.acquire()
+            except FileNotFoundError:  # the folders were removed while we were running
+                self._make_dirs()
+                lock.acquire()
+        except locking.LockTimeout:
             raise StoreBusy(
                 f"store busy: channel {target!r} stayed locked by another process for more than "
-                f"{self.lock_timeout_s:g} s (lock file {lock_path}). Nothing was posted; retry shortly, "
+                f"{self.lock_timeout_s:g} s (lock file {lock.path}). Nothing was posted; retry shortly, "
                 "and if this persists look for a stopped relay process"
             ) from None
         except OSError as exc:
-            raise StoreError(
-                f"cannot lock channel {target!r} at {lock_path}: {exc.strerror or exc}"
-            ) from None
+            raise StoreError(f"cannot lock channel {target!r} at {lock.path}: {exc.strerror or exc}") from None
         try:
             yield
         finally:
             lock.release()
+
+    def _make_dirs(self) -> None:
+        try:
+            self.locks_dir.mkdir(parents=True, exist_ok=True)
+            self.channels_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the store folders in {self.data_dir}: {exc.strerror or exc}; "
+                "choose another data dir or fix its permissions"
+            ) from None
+        self._dirs_ready = True
 
     def _bad_line(self, target: str) -> jsonl.BadLine:
         def report(offset: int, reason: str) -> None:
@@ -194,15 +201,16 @@ class FileStore:
         self, fd: int, target: str, sender: str, text: str, source: str | None, reply_to: int | None
     ) -> Message:
         st = os.fstat(fd)
-        end = jsonl.complete_end(fd, st.st_size) if st.st_size else 0
-        if end != st.st_size:
-            # A writer died mid-line: cut the torn tail so the file stays valid JSONL.
-            log.warning("channel %s: removing a torn last line of %d bytes", target, st.st_size - end)
-            os.ftruncate(fd, end)
-        cached = self._cached_stats(target, st.st_ino, end)
+        # The common case: nobody else wrote since our last append, so the file ends where we left it.
+        cached = self._cached_stats(target, st.st_ino, st.st_size)
         if cached is not None:
-            last_id = cached.latest_id
+            end, last_id = st.st_size, cached.latest_id
         else:
+            end = jsonl.complete_end(fd, st.st_size) if st.st_size else 0
+            if end != st.st_size:
+                # A writer died mid-line: cut the torn tail so the file stays valid JSONL.
+                log.warning("channel %s: removing a torn last line of %d bytes", target, st.st_size - end)
+                os.ftruncate(fd, end)
             last = jsonl.last_record(fd, end, self.max_line, self._bad_line(target))
             last_id = last["id"] if last else 0
         record: Message = {"id": last_id + 1, "ts": round(time.time(), 6), "target": target, "sender": sender}
