@@ -135,6 +135,28 @@ def last_record(fd: int, end: int, max_line: int, bad: BadLine) -> Message | Non
     return None
 
 
+def end_and_last_record(fd: int, size: int, max_line: int, bad: BadLine) -> tuple[int, Message | None]:
+    """The end of the complete lines and the last valid record, usually from one small read.
+
+    This is what a writer needs before appending; when the file ends cleanly with a short valid last
+    line, a single 4 KiB read answers both.
+    """
+    if size == 0:
+        return 0, None
+    start = max(0, size - PROBE)
+    block = os.pread(fd, size - start, start)
+    if block.endswith(b"\n"):
+        idx = block.rfind(b"\n", 0, len(block) - 1)
+        if idx >= 0 or start == 0:
+            record = parse_record(block[idx + 1 : -1])
+            if record is not None:
+                return size, record
+        end = size
+    else:
+        end = complete_end(fd, size)
+    return end, last_record(fd, end, max_line, bad)
+
+
 def tail_records(fd: int, end: int, count: int, max_line: int, bad: BadLine) -> list[Message]:
     """The last ``count`` valid records before ``end``, oldest first."""
     found: list[Message] = []

@@ -1,10 +1,10 @@
-"""An exclusive ``flock`` on a lock file, with a bounded wait that never sleeps for long.
+"""An exclusive ``flock`` with a bounded wait that never sleeps past the moment the lock is free.
 
-The store takes one of these around every append. filelock (used for the slower, rarer locks such as
-read positions) re-opens and re-checks its lock file on each acquire and polls every 50 ms by
-default, which costs more than a whole append; this takes the same kind of lock (``flock`` on the
-same file, so a ``filelock.FileLock`` on that path excludes it and vice versa) in one system call
-when it is free, and polls with a short back-off when it is not.
+The store takes one around every append. filelock (used for the rarer locks such as read positions)
+re-opens and re-checks its lock file on each acquire and polls every 50 ms by default, which costs more
+than a whole append; this takes the same kind of lock (``flock`` on the same file, so a
+``filelock.FileLock`` on that path excludes it and vice versa) in one system call when it is free, and
+waits in the kernel when it is not.
 """
 
 from __future__ import annotations
@@ -12,19 +12,18 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import time
-from pathlib import Path
+import threading
 
-# Back-off between attempts while another process holds the lock: short enough that a waiting
-# writer is never asleep long after the holder (whose critical section takes tens of microseconds)
-# has let go.
-_FIRST_WAIT_S = 0.00002
-_MAX_WAIT_S = 0.0005
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
 class LockTimeout(TimeoutError):
     """The lock was not free within the allowed time."""
+
+
+def open_lock_file(path: str) -> int:
+    """Open (creating it if needed) a lock file and return its descriptor."""
+    return os.open(path, _OPEN_FLAGS, 0o644)
 
 
 def _try_lock(fd: int) -> bool:
@@ -37,43 +36,55 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
-class ExclusiveLock:
-    """An exclusive flock on ``path`` (created if missing), held from ``acquire`` to ``release``."""
+class _BlockingWait:
+    """A blocking flock in a helper thread, so the wait can be bounded.
 
-    def __init__(self, path: Path, timeout_s: float) -> None:
-        self.path = path
-        self.timeout_s = timeout_s
-        self._fd: int | None = None
+    Waiting in the kernel (rather than sleeping and re-trying) hands the lock over the moment its
+    holder lets go, which keeps the slowest posts close to the typical one; a flock call cannot be
+    given a timeout, so a thread blocks and the caller waits on an event. If the caller gives up, the
+    thread keeps the descriptor and closes it once it gets the lock.
+    """
 
-    def acquire(self) -> None:
-        """Take the lock, waiting at most ``timeout_s``.
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.done = threading.Event()
+        self.guard = threading.Lock()
+        self.abandoned = False
+        self.error: OSError | None = None
 
-        Raises:
-            LockTimeout: the lock stayed taken for ``timeout_s`` seconds.
-            OSError: the lock file cannot be opened (missing folder, permissions, a symlink).
-        """
-        fd = os.open(self.path, _OPEN_FLAGS, 0o644)
+    def _block(self) -> None:
         try:
-            if not _try_lock(fd):
-                self._wait(fd)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd = fd
-
-    def _wait(self, fd: int) -> None:
-        deadline = time.monotonic() + self.timeout_s
-        wait = _FIRST_WAIT_S
-        while True:
-            time.sleep(wait)
-            if _try_lock(fd):
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            self.error = exc
+        with self.guard:
+            if self.abandoned:
+                os.close(self.fd)
                 return
-            if time.monotonic() >= deadline:
-                raise LockTimeout(f"{self.path} stayed locked for more than {self.timeout_s:g} s")
-            wait = min(wait * 2, _MAX_WAIT_S)
+            self.done.set()
 
-    def release(self) -> None:
-        """Let go of the lock (closing the only descriptor releases it)."""
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            os.close(fd)
+    def wait(self, timeout_s: float, path: str) -> None:
+        threading.Thread(target=self._block, name="relay-lock-wait", daemon=True).start()
+        if not self.done.wait(timeout_s):
+            with self.guard:
+                if not self.done.is_set():
+                    self.abandoned = True
+                    raise LockTimeout(f"{path} stayed locked for more than {timeout_s:g} s")
+        if self.error is not None:
+            os.close(self.fd)
+            raise self.error
+
+
+def wait_for_flock(fd: int, timeout_s: float, path: str) -> None:
+    """Take an exclusive flock on ``fd`` within ``timeout_s``.
+
+    On failure the descriptor is no longer the caller's: a LockTimeout leaves it with the waiting
+    thread (closed once it gets the lock), an OSError closes it.
+    """
+    try:
+        if _try_lock(fd):
+            return
+    except OSError:
+        os.close(fd)
+        raise
+    _BlockingWait(fd).wait(timeout_s, path)

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 
 from shared import jsonl, locking
 from shared.errors import StoreBusy, StoreError
+from shared.handles import HandleCache
 from shared.models import (
     DEFAULT_MAX_MESSAGE_BYTES,
     ChannelStats,
@@ -31,6 +33,8 @@ from shared.models import (
 
 log = logging.getLogger("relay.store")
 
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 CHANNELS_DIR = "channels"
 LOCKS_DIR = "locks"
 SUFFIX = ".jsonl"
@@ -88,6 +92,10 @@ class FileStore:
         self._cache_lock = threading.Lock()
         self._warned: set[tuple[str, int]] = set()
         self._dirs_ready = False
+        self._channels_prefix = str(self.channels_dir) + os.sep
+        self._locks_prefix = str(self.locks_dir) + os.sep
+        self._handles = HandleCache()
+        weakref.finalize(self, self._handles.close)
 
     # --- paths and files -------------------------------------------------------------------------
 
@@ -109,47 +117,47 @@ class FileStore:
                 "choose another with --data-dir or CLAUDE_CODEX_DATA_DIR, or fix its permissions"
             ) from None
 
-    def _open(self, path: Path, write: bool) -> int | None:
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-        if write:
-            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    def _open_for_reading(self, path: str) -> int | None:
+        """A read-only descriptor of a channel file, or None if it does not exist; links are refused."""
         try:
-            return os.open(path, flags, 0o644)
+            return os.open(path, _READ_FLAGS)
         except FileNotFoundError:
-            if not write:
-                return None
-            raise StoreError(f"the store folder {path.parent} is missing and could not be created") from None
+            return None
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise StoreError(
                     f"channel file {path} is a symbolic link; the relay never follows links in its store. "
-                    "Replace it with a regular file (or run `relay check`)"
+                    "Replace it with a regular file (or run `relay check --repair`)"
                 ) from None
             raise StoreError(f"cannot open channel file {path}: {exc.strerror or exc}") from None
 
     @contextmanager
-    def _locked(self, target: str) -> Iterator[None]:
-        lock = locking.ExclusiveLock(self.locks_dir / f"{target}.lock", self.lock_timeout_s)
+    def _locked(self, target: str) -> Iterator[int]:
+        """Hold the channel's lock (against threads and processes) and yield its file, open for append."""
+        lock_path = self._locks_prefix + target + ".lock"
+        data_path = self._channels_prefix + target + SUFFIX
+        if not self._dirs_ready:
+            self._make_dirs()
         try:
-            if not self._dirs_ready:
-                self._make_dirs()
-            try:
-                lock.acquire()
-            except FileNotFoundError:  # the folders were removed while we were running
-                self._make_dirs()
-                lock.acquire()
+            with self._handles.locked(target, lock_path, data_path, self.lock_timeout_s) as fd:
+                yield fd
         except locking.LockTimeout:
             raise StoreBusy(
-                f"store busy: channel {target!r} stayed locked by another process for more than "
-                f"{self.lock_timeout_s:g} s (lock file {lock.path}). Nothing was posted; retry shortly, "
+                f"store busy: channel {target!r} stayed locked by another writer for more than "
+                f"{self.lock_timeout_s:g} s (lock file {lock_path}). Nothing was posted; retry shortly, "
                 "and if this persists look for a stopped relay process"
             ) from None
         except OSError as exc:
-            raise StoreError(f"cannot lock channel {target!r} at {lock.path}: {exc.strerror or exc}") from None
-        try:
-            yield
-        finally:
-            lock.release()
+            if isinstance(exc, StoreError):
+                raise
+            if exc.errno == errno.ELOOP:
+                raise StoreError(
+                    f"channel file {data_path} is a symbolic link; the relay never follows links in its "
+                    "store. Replace it with a regular file (or run `relay check --repair`)"
+                ) from None
+            if isinstance(exc, FileNotFoundError):
+                self._dirs_ready = False  # the folders were removed while we were running
+            raise StoreError(f"cannot open channel {target!r}: {exc.strerror or exc}") from None
 
     def _make_dirs(self) -> None:
         try:
@@ -188,14 +196,8 @@ class FileStore:
         validate_text(text, self.max_message_bytes)
         if reply_to is not None:
             validate_id(reply_to, "reply_to")
-        path = self.channels_dir / (target + SUFFIX)
-        with self._locked(target):
-            fd = self._open(path, write=True)
-            assert fd is not None
-            try:
-                return self._append_locked(fd, target, sender, text, source, reply_to)
-            finally:
-                os.close(fd)
+        with self._locked(target) as fd:
+            return self._append_locked(fd, target, sender, text, source, reply_to)
 
     def _append_locked(
         self, fd: int, target: str, sender: str, text: str, source: str | None, reply_to: int | None
@@ -206,12 +208,11 @@ class FileStore:
         if cached is not None:
             end, last_id = st.st_size, cached.latest_id
         else:
-            end = jsonl.complete_end(fd, st.st_size) if st.st_size else 0
+            end, last = jsonl.end_and_last_record(fd, st.st_size, self.max_line, self._bad_line(target))
             if end != st.st_size:
                 # A writer died mid-line: cut the torn tail so the file stays valid JSONL.
                 log.warning("channel %s: removing a torn last line of %d bytes", target, st.st_size - end)
                 os.ftruncate(fd, end)
-            last = jsonl.last_record(fd, end, self.max_line, self._bad_line(target))
             last_id = last["id"] if last else 0
         record: Message = {"id": last_id + 1, "ts": round(time.time(), 6), "target": target, "sender": sender}
         record["text"] = text
@@ -219,7 +220,7 @@ class FileStore:
             record["source"] = source
         if reply_to is not None:
             record["reply_to"] = reply_to
-        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        data = (_ENCODER.encode(record) + "\n").encode("utf-8")
         try:
             written = os.write(fd, data)
             while written < len(data):
@@ -258,7 +259,7 @@ class FileStore:
     @contextmanager
     def _reading(self, target: str) -> Iterator[tuple[int, int] | None]:
         """Yield (fd, end of complete lines) of a channel, or None when it has no file yet."""
-        fd = self._open(self.channels_dir / (target + SUFFIX), write=False)
+        fd = self._open_for_reading(self._channels_prefix + target + SUFFIX)
         if fd is None:
             yield None
             return
