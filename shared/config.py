@@ -115,7 +115,8 @@ def _parse_optional_str(raw: Any, from_text: bool) -> str | None:
 
 
 def _parse_path(raw: Any, from_text: bool) -> str:
-    text = _parse_str(raw, from_text)
+    # Command-line options arrive as Path objects (click.Path(path_type=Path)), files and env as text.
+    text = _parse_str(os.fspath(raw) if isinstance(raw, os.PathLike) else raw, from_text)
     if not text:
         raise ValueError("expected a path")
     return text

@@ -173,3 +173,12 @@ def test_describe_hides_the_auth_token(tmp_path: Path) -> None:
     shown = {key: (value, source) for key, value, source in config.describe()}
     assert shown["auth_token"] == ("(set, hidden)", "env CLAUDE_CODEX_AUTH_TOKEN")
     assert "s3cret" not in repr(config.describe())
+
+
+def test_path_options_may_be_path_objects_as_click_passes_them(tmp_path: Path) -> None:
+    config = resolve_config(
+        {"data_dir": tmp_path / "store", "log_path": Path("logs/x.log")}, env={}, cwd=tmp_path
+    )
+    assert config.data_dir == tmp_path / "store"
+    assert config.log_path == tmp_path / "logs" / "x.log"
+    assert config.sources["data_dir"] == "option --data-dir"
