@@ -1,0 +1,450 @@
+"""The measurements behind scripts/bench.py, one function per section; each returns raw numbers."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from shared.config import resolve_config
+from shared.relay import Relay
+from shared.store import FileStore
+
+Poster = Callable[[int], None]
+CHANNEL = "bench"
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    system = f"{platform.system()} {platform.release()}"
+    return f"{system}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
+
+
+def payload(size: int) -> str:
+    return ("relay benchmark payload " * (size // 24 + 1))[:size]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- writers: the relay's store and the two baselines --------------------------------------------
+
+
+def make_poster(impl: str, root: Path, channel: str, text: str) -> Poster:
+    """A function that posts message number ``i`` through one implementation."""
+    if impl == "store":
+        store = FileStore(root / "store", lock_timeout_s=60)
+
+        def post_store(i: int) -> None:
+            store.append(channel, "bench", text)
+
+        return post_store
+    if impl == "floor":
+        lock_path = root / f"floor-{channel}.lock"
+        data_path = root / f"floor-{channel}.jsonl"
+
+        def post_floor(i: int) -> None:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                record = {"id": i, "ts": time.time(), "target": channel, "sender": "bench", "text": text}
+                with open(data_path, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+            finally:
+                os.close(fd)
+
+        return post_floor
+    if impl == "sqlite":
+        conn = sqlite3.connect(root / "bench.db", timeout=60, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS messages (channel TEXT, id INTEGER, ts REAL, sender TEXT, text TEXT,"
+            " PRIMARY KEY (channel, id))"
+        )
+
+        def post_sqlite(i: int) -> None:
+            # Per-channel contiguous ids, as the relay gives: the same job done the way peers do it.
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT INTO messages SELECT ?, COALESCE(MAX(id), 0) + 1, ?, 'bench', ? FROM messages"
+                " WHERE channel = ?",
+                (channel, time.time(), text, channel),
+            )
+            conn.execute("COMMIT")
+
+        return post_sqlite
+    raise ValueError(impl)
+
+
+def _writer(impl: str, root: str, channel: str, count: int, size: int, ready: Any, go: Any, out: Any) -> None:
+    post = make_poster(impl, Path(root), channel, payload(size))
+    post(-1)  # warm up: open files, create tables
+    latencies = []
+    ready.release()
+    go.wait()
+    start = time.perf_counter()
+    for i in range(count):
+        t0 = time.perf_counter()
+        post(i)
+        latencies.append(time.perf_counter() - t0)
+    out.put((start, time.perf_counter(), latencies))
+
+
+def run_writers(impl: str, root: Path, writers: int, count: int, size: int, separate: bool) -> dict[str, Any]:
+    """Run ``writers`` processes posting ``count`` messages each; returns rate and latencies."""
+    ctx = multiprocessing.get_context("fork")
+    root.mkdir(parents=True, exist_ok=True)
+    ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_writer,
+            args=(impl, str(root), f"{CHANNEL}{w}" if separate else CHANNEL, count, size, ready, go, out),
+        )
+        for w in range(writers)
+    ]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        ready.acquire()
+    go.set()
+    parts = [out.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join()
+    span = max(p[1] for p in parts) - min(p[0] for p in parts)
+    latencies = [lat for p in parts for lat in p[2]]
+    return {"rate": writers * count / span, "latencies": latencies}
+
+
+def section_writes(root: Path, quick: bool, runs: int) -> dict[str, Any]:
+    writer_counts = [1, 4] if quick else [1, 2, 4, 8]
+    sizes = [200] if quick else [200, 4096]
+    count = 300 if quick else 1500
+    rows = []
+    for separate in (False, True):
+        for size in sizes:
+            for writers in writer_counts:
+                rates: dict[str, list[float]] = {}
+                for run in range(runs):
+                    for impl in ("store", "floor", "sqlite"):  # interleaved, so drift hits all alike
+                        where = root / f"{impl}-{separate}-{size}-{writers}-{run}"
+                        rates.setdefault(impl, []).append(
+                            run_writers(impl, where, writers, count, size, separate)["rate"]
+                        )
+                medians = {impl: statistics.median(values) for impl, values in rates.items()}
+                rows.append(
+                    {
+                        "channels": "separate" if separate else "one",
+                        "size": size,
+                        "writers": writers,
+                        "rates": rates,
+                        "median_rate": medians,
+                        "vs_floor": medians["store"] / medians["floor"],
+                        "vs_sqlite": medians["store"] / medians["sqlite"],
+                    }
+                )
+    return {"rows": rows}
+
+
+def section_latency(root: Path, quick: bool, runs: int) -> dict[str, Any]:
+    count = 500 if quick else 3000
+    result = {}
+    for impl in ("store", "floor"):
+        lat: list[float] = []
+        for run in range(runs):
+            lat += run_writers(impl, root / f"{impl}-{run}", 4, count, 200, False)["latencies"]
+        result[impl] = {
+            "p50_ms": statistics.median(lat) * 1000,
+            "p99_ms": pct(lat, 0.99) * 1000,
+            "max_ms": max(lat) * 1000,
+            "over_20ms": sum(1 for x in lat if x > 0.020),
+            "posts": len(lat),
+        }
+    result["p99_over_p50"] = result["store"]["p99_ms"] / result["store"]["p50_ms"]
+    return result
+
+
+# --- reads at growing history ------------------------------------------------------------------
+
+
+def build_channel(data_dir: Path, channel: str, count: int) -> None:
+    """Write ``count`` records the way the store does, without the per-post lock (fast set-up)."""
+    path = data_dir / "channels" / f"{channel}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = payload(200)
+    base = time.time() - count
+    with path.open("w", encoding="utf-8", buffering=1 << 20) as handle:
+        for i in range(1, count + 1):
+            record = {"id": i, "ts": base + i, "target": channel, "sender": "claude" if i % 2 else "codex"}
+            record["text"] = text
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def time_op(op: Callable[[], object], reps: int, setup: Callable[[], object] | None = None) -> float:
+    """Median seconds of ``op`` over ``reps`` calls (``setup`` runs before each, untimed)."""
+    samples = []
+    for _ in range(reps):
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        op()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def read_ops(data_dir: Path, count: int) -> dict[str, Callable[[], object]]:
+    config = resolve_config({"data_dir": str(data_dir)}, env={})
+    # A fresh store per call: no per-process cache helps, as for the first read of a new process.
+    return {
+        "latest_id": lambda: FileStore(data_dir).stats(CHANNEL).latest_id,
+        "last_50": lambda: FileStore(data_dir).read_last(CHANNEL, 50),
+        "since_near_end": lambda: FileStore(data_dir).read_since(CHANNEL, count - 10, 50),
+        "since_middle": lambda: FileStore(data_dir).read_since(CHANNEL, count // 2, 50),
+        "default_read": lambda: Relay(config).fetch(CHANNEL, identity="bench"),
+    }
+
+
+def _memory_probe(data_dir: str, count: int, out: Any) -> None:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ops = read_ops(Path(data_dir), count)
+    for _ in range(20):
+        for op in ops.values():
+            op()
+    out.put((before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+
+
+def section_reads(root: Path, quick: bool, runs: int) -> dict[str, Any]:
+    sizes = [1_000, 10_000, 100_000] if quick else [1_000, 10_000, 100_000, 1_000_000]
+    reps = 50 if quick else 200
+    table: dict[str, dict[int, float]] = {}
+    for count in sizes:
+        data_dir = root / f"n{count}"
+        build_channel(data_dir, CHANNEL, count)
+        cursors = Relay(resolve_config({"data_dir": str(data_dir)}, env={})).cursors
+        rewind = partial(cursors.reset, "bench", CHANNEL, count - 10)
+        for name, op in read_ops(data_dir, count).items():
+            setup = rewind if name == "default_read" else None
+            runs_s = [time_op(op, reps, setup) for _ in range(runs)]
+            table.setdefault(name, {})[count] = statistics.median(runs_s)
+    # 1,000 channels of 10 messages each.
+    many = root / "many"
+    for i in range(1000):
+        build_channel(many, f"ch{i:04d}", 10)
+    channels_s = statistics.median(
+        [time_op(lambda: FileStore(many).list_channels(), 5 if quick else 20) for _ in range(runs)]
+    )
+    big = sizes[-1]
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_memory_probe, args=(str(root / f"n{big}"), big, out))
+    proc.start()
+    before_kb, after_kb = out.get(timeout=600)
+    proc.join()
+    file_mb = (root / f"n{big}" / "channels" / f"{CHANNEL}.jsonl").stat().st_size / 1e6
+    return {
+        "seconds": {name: {str(k): v for k, v in row.items()} for name, row in table.items()},
+        "ratio_largest_vs_1k": {name: row[big] / row[1_000] for name, row in table.items()},
+        "largest": big,
+        "list_channels_1000_s": channels_s,
+        "memory": {"file_mb": file_mb, "rss_growth_mb": (after_kb - before_kb) / 1024},
+    }
+
+
+# --- relay-stdio against the bare SDK, over real stdio -------------------------------------------
+
+BARE_SERVER = """
+from mcp.server.mcpserver import MCPServer
+server = MCPServer("bare")
+@server.tool()
+def noop(target: str = "", text: str = "") -> dict:
+    return {"ok": True}
+server.run("stdio")
+"""
+
+
+class StdioPeer:
+    """A server process spoken to with raw JSON-RPC lines (the same cheap client for both servers)."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        )
+        self.next_id = 0
+
+    def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin and self.proc.stdout
+        self.next_id += 1
+        message = {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}
+        self.proc.stdin.write((json.dumps(message) + "\n").encode())
+        self.proc.stdin.flush()
+        while True:
+            reply = json.loads(self.proc.stdout.readline())
+            if reply.get("id") == self.next_id:
+                return reply
+
+    def notify(self, method: str) -> None:
+        assert self.proc.stdin
+        self.proc.stdin.write((json.dumps({"jsonrpc": "2.0", "method": method}) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def initialize(self) -> float:
+        self.request(
+            "initialize",
+            {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "bench", "version": "1"},
+            },
+        )
+        elapsed = time.perf_counter() - self.started
+        self.notify("notifications/initialized")
+        return elapsed
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def close(self) -> None:
+        assert self.proc.stdin
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+def _call_time(peer: StdioPeer, name: str, arguments: dict[str, Any], reps: int) -> float:
+    samples = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        reply = peer.request("tools/call", {"name": name, "arguments": arguments})
+        samples.append(time.perf_counter() - t0)
+        assert "result" in reply and not reply["result"].get("isError"), reply
+    return statistics.median(samples)
+
+
+def section_stdio(root: Path, quick: bool, runs: int) -> dict[str, Any]:
+    root.mkdir(parents=True, exist_ok=True)
+    bare_path = root / "bare_server.py"
+    bare_path.write_text(BARE_SERVER)
+    env = {**os.environ, "CLAUDE_CODEX_DATA_DIR": str(root / "data"), "CLAUDE_CODEX_SENDER": "bench"}
+    relay_cmd = [sys.executable, "-m", "relay_stdio"]
+    bare_cmd = [sys.executable, str(bare_path)]
+    reps = 50 if quick else 300
+    raw: dict[str, list[float]] = {}
+    for _ in range(runs):
+        for label, command in (("relay", relay_cmd), ("bare", bare_cmd)):
+            peer = StdioPeer(command, env)
+            raw.setdefault(f"{label}_startup_s", []).append(peer.initialize())
+            if label == "relay":
+                post = _call_time(peer, "post_message", {"target": CHANNEL, "text": payload(200)}, reps)
+                fetch = _call_time(
+                    peer, "fetch_messages", {"target": CHANNEL, "since_id": 0, "limit": 5}, reps
+                )
+                raw.setdefault("relay_post_s", []).append(post)
+                raw.setdefault("relay_fetch_s", []).append(fetch)
+            else:
+                raw.setdefault("bare_call_s", []).append(
+                    _call_time(peer, "noop", {"target": CHANNEL, "text": payload(200)}, reps)
+                )
+            time.sleep(0.3)
+            raw.setdefault(f"{label}_idle_rss_mb", []).append(peer.rss_mb())
+            peer.close()
+    med = {key: statistics.median(values) for key, values in raw.items()}
+    return {
+        "raw": raw,
+        "median": med,
+        "ratios": {
+            "startup": med["relay_startup_s"] / med["bare_startup_s"],
+            "post_round_trip": med["relay_post_s"] / med["bare_call_s"],
+            "fetch_round_trip": med["relay_fetch_s"] / med["bare_call_s"],
+            "idle_rss": med["relay_idle_rss_mb"] / med["bare_idle_rss_mb"],
+        },
+    }
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def render_table(results: dict[str, Any]) -> str:
+    lines = [
+        f"claude-codex-relay benchmark: {results['machine']}, {results['date']}, quick={results['quick']}"
+    ]
+    lines.append(f"{'measurement':<52} {'relay':>12} {'baseline':>12} {'ratio':>8}  target")
+    lines.append("-" * 100)
+
+    def row(name: str, value: str, base: str, ratio: float | None, target: str) -> None:
+        shown = f"{ratio:8.2f}" if ratio is not None else " " * 8
+        lines.append(f"{name:<52} {value:>12} {base:>12} {shown}  {target}")
+
+    sections = results["sections"]
+    if "writes" in sections:
+        for r in sections["writes"]["rows"]:
+            name = f"posts/s, {r['writers']} writer(s), {r['size']} B, {r['channels']} channel(s)"
+            m = r["median_rate"]
+            row(name + " vs flock", f"{m['store']:.0f}", f"{m['floor']:.0f}", r["vs_floor"], ">= 0.5")
+            row(name + " vs SQLite", f"{m['store']:.0f}", f"{m['sqlite']:.0f}", r["vs_sqlite"], ">= 1.0")
+    if "latency" in sections:
+        lat = sections["latency"]
+        s = lat["store"]
+        row(
+            "post latency, 4 writers: p50 ms", f"{s['p50_ms']:.3f}", f"{lat['floor']['p50_ms']:.3f}", None, ""
+        )
+        row("post latency, 4 writers: p99 ms (ratio p99/p50)", f"{s['p99_ms']:.3f}",
+            f"{lat['floor']['p99_ms']:.3f}", lat["p99_over_p50"], "<= 5")  # fmt: skip
+        row("post latency, 4 writers: max ms / posts > 20 ms", f"{s['max_ms']:.1f}", f"{s['over_20ms']}",
+            None, "no stalls")  # fmt: skip
+    if "reads" in sections:
+        rd = sections["reads"]
+        big = rd["largest"]
+        for name, ratio in rd["ratio_largest_vs_1k"].items():
+            secs = rd["seconds"][name]
+            row(f"{name} at {big:,} vs 1,000 msgs (us)", f"{secs[str(big)] * 1e6:.0f}",
+                f"{secs['1000'] * 1e6:.0f}", ratio, "<= 2")  # fmt: skip
+        row("list_channels, 1,000 channels (ms)", f"{rd['list_channels_1000_s'] * 1000:.1f}", "", None, "")
+        mem = rd["memory"]
+        row(f"peak RSS growth reading {mem['file_mb']:.0f} MB channel (MB)", f"{mem['rss_growth_mb']:.1f}",
+            "", None, "< 20 MB")  # fmt: skip
+    if "stdio" in sections:
+        st = sections["stdio"]
+        med, ratios = st["median"], st["ratios"]
+        row("relay-stdio start-up to initialize (ms)", f"{med['relay_startup_s'] * 1000:.0f}",
+            f"{med['bare_startup_s'] * 1000:.0f}", ratios["startup"], "<= 1.3")  # fmt: skip
+        row("post_message round trip vs no-op tool (ms)", f"{med['relay_post_s'] * 1000:.2f}",
+            f"{med['bare_call_s'] * 1000:.2f}", ratios["post_round_trip"], "<= 1.3")  # fmt: skip
+        row("fetch_messages round trip vs no-op tool (ms)", f"{med['relay_fetch_s'] * 1000:.2f}",
+            f"{med['bare_call_s'] * 1000:.2f}", ratios["fetch_round_trip"], "<= 1.3")  # fmt: skip
+        row("idle RSS (MB)", f"{med['relay_idle_rss_mb']:.1f}", f"{med['bare_idle_rss_mb']:.1f}",
+            ratios["idle_rss"], "<= 1.3")  # fmt: skip
+    return "\n".join(lines)
+
+
+ALL: dict[str, Callable[..., dict[str, Any]]] = {
+    "writes": section_writes,
+    "latency": section_latency,
+    "reads": section_reads,
+    "stdio": section_stdio,
+}
