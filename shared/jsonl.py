@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 
 from shared.models import Message
@@ -17,6 +18,22 @@ PROBE = 4 * 1024
 
 BadLine = Callable[[int, str], None]
 """Called with (byte offset, reason) for a line that is not a valid record."""
+
+
+# Lines the relay writes start with the id; reading it this way is ~10x cheaper than json.loads and
+# is all that is needed to skip a record. Anything else falls back to the full parse.
+_ID_PREFIX = re.compile(rb'\{"id": (\d{1,18}),')
+
+
+def record_id(line: bytes | None) -> int | None:
+    """The id of a record line, or None if the line is not a record (cheap for the relay's own lines)."""
+    if line is None:
+        return None
+    found = _ID_PREFIX.match(line)
+    if found:
+        return int(found.group(1))
+    record = parse_record(line)
+    return record["id"] if record is not None else None
 
 
 def parse_record(line: bytes | None) -> Message | None:
@@ -55,8 +72,10 @@ def lines_backward(fd: int, end: int, max_line: int) -> Iterator[tuple[int, byte
     parts: list[bytes] = []  # the part of the current line seen so far, last piece first
     held = 0
     first = True
+    chunk = PROBE  # most reads want the last few lines: start small, grow to CHUNK
     while pos > 0:
-        start = max(0, pos - CHUNK)
+        start = max(0, pos - chunk)
+        chunk = min(chunk * 4, CHUNK)
         block = os.pread(fd, pos - start, start)
         hi = len(block) - 1 if first else len(block)  # skip the final terminator
         first = False
@@ -174,11 +193,11 @@ def tail_records(fd: int, end: int, count: int, max_line: int, bad: BadLine) -> 
     return found
 
 
-def _first_valid(fd: int, start: int, end: int, max_line: int) -> tuple[int, Message] | None:
+def _first_id(fd: int, start: int, end: int, max_line: int) -> tuple[int, int] | None:
     for offset, line in lines_forward(fd, start, end, max_line, PROBE):
-        record = parse_record(line)
-        if record is not None:
-            return offset, record
+        found = record_id(line)
+        if found is not None:
+            return offset, found
     return None
 
 
@@ -191,8 +210,8 @@ def offset_after_id(fd: int, end: int, since_id: int, max_line: int) -> int:
     lo, hi = 0, end
     while hi - lo > PROBE:
         mid = next_line_start(fd, (lo + hi) // 2, hi)
-        found = _first_valid(fd, mid, hi, max_line)
-        if found is None or found[1]["id"] > since_id:
+        found = _first_id(fd, mid, hi, max_line)
+        if found is None or found[1] > since_id:
             if mid >= hi:
                 break
             hi = mid
@@ -207,11 +226,40 @@ def records_from(
     """Up to ``count`` valid records with id > ``since_id`` from ``start``, and whether more follow."""
     found: list[Message] = []
     for offset, line in lines_forward(fd, start, end, max_line):
+        line_id = record_id(line)
+        if line_id is not None and line_id <= since_id:
+            continue
         record = parse_record(line)
         if record is None:
             bad(offset, "not a JSON record with an integer id" if line is not None else "line too long")
             continue
-        if record["id"] <= since_id:
+        if len(found) >= count:
+            return found, True
+        found.append(record)
+    return found, False
+
+
+def records_after_in_tail(
+    fd: int, end: int, since_id: int, count: int, max_line: int, bad: BadLine, window: int = CHUNK
+) -> tuple[list[Message], bool] | None:
+    """Like :func:`records_from`, answered from the last ``window`` bytes when ``since_id`` is in them.
+
+    Readers polling for news ask for ids near the end; walking back from the end finds them without
+    the binary search. Returns None when ``since_id`` lies further back.
+    """
+    newer: list[tuple[int, bytes | None]] = []
+    for offset, line in lines_backward(fd, end, max_line):
+        if end - offset > window:
+            return None
+        line_id = record_id(line)
+        if line_id is not None and line_id <= since_id:
+            break
+        newer.append((offset, line))
+    found: list[Message] = []
+    for offset, line in reversed(newer):
+        record = parse_record(line)
+        if record is None:
+            bad(offset, "not a JSON record with an integer id" if line is not None else "line too long")
             continue
         if len(found) >= count:
             return found, True

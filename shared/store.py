@@ -278,6 +278,9 @@ class FileStore:
                 return [], False
             fd, end = opened
             bad = self._bad_line(target)
+            recent = jsonl.records_after_in_tail(fd, end, since_id, limit, self.max_line, bad)
+            if recent is not None:
+                return recent
             start = jsonl.offset_after_id(fd, end, since_id, self.max_line)
             return jsonl.records_from(fd, start, end, since_id, limit, self.max_line, bad)
 
