@@ -105,6 +105,20 @@ class Relay:
         """The last ``limit`` messages of a channel, oldest first."""
         return self.store.read_last(normalize_target(target), clamp_limit(limit, limit_max))
 
+    def after(
+        self, target: str, since_id: object, limit: object, limit_max: int
+    ) -> tuple[list[Message], bool]:
+        """Messages with id > ``since_id``, oldest first, and whether more follow; not logged (polling)."""
+        count = clamp_limit(limit, limit_max)
+        return self.store.read_since(normalize_target(target), validate_id(since_id, "since_id"), count)
+
+    def before(
+        self, target: str, before_id: object, limit: object, limit_max: int
+    ) -> tuple[list[Message], bool]:
+        """The last messages with id < ``before_id``, oldest first, and whether older ones exist."""
+        count = clamp_limit(limit, limit_max)
+        return self.store.read_before(normalize_target(target), validate_id(before_id, "before_id"), count)
+
     def channels(self) -> dict[str, Any]:
         """Seed channels plus every channel with messages, sorted, with per-channel details."""
         stats = {s.target: s for s in self.store.list_channels()}
