@@ -105,6 +105,14 @@ class Relay:
         """The last ``limit`` messages of a channel, oldest first."""
         return self.store.read_last(normalize_target(target), clamp_limit(limit, limit_max))
 
+    def latest(self, target: str, limit: int | None, limit_max: int) -> tuple[list[Message], bool]:
+        """The last ``limit`` messages, oldest first, and whether older ones exist before them."""
+        messages = self.recent(target, limit, limit_max)
+        if not messages:
+            return [], False
+        older, _ = self.store.read_before(normalize_target(target), messages[0]["id"], 1)
+        return messages, bool(older)
+
     def after(
         self, target: str, since_id: object, limit: object, limit_max: int
     ) -> tuple[list[Message], bool]:

@@ -79,3 +79,12 @@ def test_after_and_before_page_both_ways_with_clamped_limits(relay: Relay) -> No
         relay.before("t", -1, 5, 500)
     with pytest.raises(InvalidInput):
         relay.after("t", "x", 5, 500)
+
+
+def test_latest_says_whether_older_messages_exist(relay: Relay) -> None:
+    assert relay.latest("t", 5, 500) == ([], False)
+    for i in range(1, 5):
+        relay.post("t", f"m{i}", "a", source="cli")
+    messages, has_older = relay.latest("t", 3, 500)
+    assert [m["id"] for m in messages] == [2, 3, 4] and has_older
+    assert relay.latest("t", 4, 500)[1] is False
