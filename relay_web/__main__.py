@@ -94,7 +94,9 @@ def main(
 ) -> None:
     """Serve the relay's web viewer and HTTP API on the configured host and port (Ctrl+C stops it)."""
     try:
-        config = resolve_config({"config": config_path, "data_dir": data_dir, "host": host, "port": port})
+        config = resolve_config(
+            {"config": config_path, "data_dir": data_dir and str(data_dir), "host": host, "port": port}
+        )
         check_bind(config, allow_unauthenticated)
         setup_logging(config)
         app = create_app(config)

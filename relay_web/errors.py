@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -25,13 +25,15 @@ STATUS_OF: tuple[tuple[type[RelayError], int], ...] = (
 
 def _describe(error: HTTPException) -> str:
     code = error.code or 500
+    if error.description and error.description != type(error).description:
+        return error.description  # our own words, from abort(..., description=...)
     if code == 404:
         return f"no such page or endpoint: {request.path} (the API is described at /openapi.json)"
     if code == 405:
         allowed = ", ".join(sorted(getattr(error, "valid_methods", None) or []))
         return f"{request.method} is not allowed on {request.path}; allowed: {allowed}"
-    if code == 413 and "limit is" not in (error.description or ""):
-        return "request body is too large"
+    if code == 413:
+        return f"request body is too large; the limit is {current_app.config['MAX_CONTENT_LENGTH']} bytes"
     if code == 500:
         return "internal error; the details are in the relay-web log"
     return error.description or error.name

@@ -173,3 +173,9 @@ def test_describe_hides_the_auth_token(tmp_path: Path) -> None:
     shown = {key: (value, source) for key, value, source in config.describe()}
     assert shown["auth_token"] == ("(set, hidden)", "env CLAUDE_CODEX_AUTH_TOKEN")
     assert "s3cret" not in repr(config.describe())
+
+
+def test_path_options_may_be_path_objects(tmp_path: Path) -> None:
+    """click passes --data-dir and --config as pathlib.Path; they must work like strings."""
+    config = resolve_config({"data_dir": tmp_path / "store"}, env={}, cwd=tmp_path)
+    assert config.data_dir == (tmp_path / "store").resolve()
