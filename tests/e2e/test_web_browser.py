@@ -185,7 +185,8 @@ async def test_hostile_messages_do_not_execute(browser: Browser, relay: Relay) -
         """() => document.querySelectorAll(
             '#message-list script, #message-list img, #message-list svg, #message-list iframe,'
             + ' #message-list style, #message-list [onerror], #message-list [onload],'
-            + ' #message-list [onmouseover], #message-list a[href^="javascript"], #message-list a[href^="data"]'
+            + ' #message-list [onmouseover], #message-list a[href^="javascript"],'
+            + ' #message-list a[href^="data"]'
         ).length"""
     )
     assert injected == 0
