@@ -60,3 +60,22 @@ def test_relay_web_serves_the_store_and_prints_url_and_registration(tmp_path: Pa
         assert _request(f"{base}/api/messages", too_big, {"Content-Type": "application/json"})[0] == 413
     stored = (data_dir / "channels" / "proj-x.jsonl").read_text()
     assert json.loads(stored)["source"] == "api"
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_every_relay_web_option_is_documented() -> None:
+    documented = (DOCS / "configuration.md").read_text()
+    for param in main.params:
+        for option in getattr(param, "opts", []):
+            if option.startswith("--") and option not in ("--help", "--version"):
+                assert f"`{option}`" in documented, option
+
+
+def test_every_route_is_documented(app) -> None:  # type: ignore[no-untyped-def]
+    documented = (DOCS / "http-api.md").read_text()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        assert rule.rule in documented, rule.rule
