@@ -18,7 +18,7 @@ bp = Blueprint("security", __name__)
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_COOKIE = "relay_session"
 # Endpoints reachable without the auth token: liveness checks, the login form and its assets.
-PUBLIC_ENDPOINTS = frozenset({"meta.healthz", "auth.login", "static"})
+PUBLIC_ENDPOINTS = frozenset({"meta.healthz", "auth.login", "static", "pages.code_styles"})
 JSON_PREFIXES = ("/api/", "/ui/")
 
 CSP = "; ".join(
@@ -37,7 +37,9 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer Chromium sends "Origin: null" on form posts
+    # (the login form), which the Origin check must refuse. Other sites still get no referrer.
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }

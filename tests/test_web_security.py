@@ -175,13 +175,13 @@ def test_with_auth_token_api_reads_need_the_bearer_token(locked: Flask, path: st
     assert client.get(path, headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/", "/channels/proj-x", "/assets/pygments.css"])
+@pytest.mark.parametrize("path", ["/", "/channels/proj-x", "/channels/proj-x?x=1"])
 def test_with_auth_token_pages_redirect_to_the_login_form(locked: Flask, path: str) -> None:
     response = locked.test_client().get(path)
     assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/static/relay.css", "/login"])
+@pytest.mark.parametrize("path", ["/healthz", "/static/relay.css", "/assets/pygments.css", "/login"])
 def test_with_auth_token_health_login_and_assets_stay_public(locked: Flask, path: str) -> None:
     with locked.test_client().get(path) as response:
         assert response.status_code == 200
@@ -247,7 +247,7 @@ def test_every_response_carries_the_security_headers(client: FlaskClient, path: 
     assert "default-src 'none'" in csp
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"
 
 
 @pytest.mark.parametrize("path", ["/", "/channels/proj-x"])

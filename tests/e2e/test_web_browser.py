@@ -308,3 +308,21 @@ async def test_the_theme_follows_the_system_and_the_choice_is_remembered(
     await expect(toggle).to_have_text("Theme: dark")
     assert await page.evaluate(background) == "rgb(20, 23, 28)"
     assert problems == []
+
+
+async def test_with_an_auth_token_a_person_logs_in_once_and_posts(browser: Browser, tmp_path: Path) -> None:
+    for locked in start(tmp_path, CLAUDE_CODEX_AUTH_TOKEN="tok-" + "x" * 40):
+        page, offline, problems = await open_page(browser, f"{locked.base}/channels/proj-x")
+        await expect(page).to_have_url(re.compile(r"/login\?next=/channels/proj-x$"))
+        await page.fill('input[name="token"]', "wrong")
+        await page.click('button[type="submit"]')
+        await expect(page.locator(".composer-error")).to_have_text("That is not this relay's token.")
+        await page.fill('input[name="token"]', "tok-" + "x" * 40)
+        await page.click('button[type="submit"]')
+        await expect(page).to_have_url(f"{locked.base}/channels/proj-x")
+        await page.fill("#c-text", "posted after logging in")
+        await page.press("#c-text", "Control+Enter")
+        await expect(page.locator("#m-1 .msg-body")).to_have_text("posted after logging in")
+        assert locked.stored("proj-x")[0]["source"] == "web-ui"
+        assert offline.outside == []
+        assert problems == []
