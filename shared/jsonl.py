@@ -265,3 +265,17 @@ def records_after_in_tail(
             return found, True
         found.append(record)
     return found, False
+
+
+def offset_of_id(fd: int, end: int, first_id: int, max_line: int) -> int:
+    """The start of the first valid record with id >= ``first_id`` (``end`` if there is none).
+
+    The binary search lands at most a probe's width early; a short forward scan finds the exact line,
+    so every record before the result has a smaller id.
+    """
+    start = offset_after_id(fd, end, first_id - 1, max_line)
+    for offset, line in lines_forward(fd, start, end, max_line, PROBE):
+        record = parse_record(line)
+        if record is not None and record["id"] >= first_id:
+            return offset
+    return end

@@ -105,6 +105,28 @@ class Relay:
         """The last ``limit`` messages of a channel, oldest first."""
         return self.store.read_last(normalize_target(target), clamp_limit(limit, limit_max))
 
+    def latest(self, target: str, limit: int | None, limit_max: int) -> tuple[list[Message], bool]:
+        """The last ``limit`` messages, oldest first, and whether older ones exist before them."""
+        messages = self.recent(target, limit, limit_max)
+        if not messages:
+            return [], False
+        older, _ = self.store.read_before(normalize_target(target), messages[0]["id"], 1)
+        return messages, bool(older)
+
+    def after(
+        self, target: str, since_id: object, limit: object, limit_max: int
+    ) -> tuple[list[Message], bool]:
+        """Messages with id > ``since_id``, oldest first, and whether more follow; not logged (polling)."""
+        count = clamp_limit(limit, limit_max)
+        return self.store.read_since(normalize_target(target), validate_id(since_id, "since_id"), count)
+
+    def before(
+        self, target: str, before_id: object, limit: object, limit_max: int
+    ) -> tuple[list[Message], bool]:
+        """The last messages with id < ``before_id``, oldest first, and whether older ones exist."""
+        count = clamp_limit(limit, limit_max)
+        return self.store.read_before(normalize_target(target), validate_id(before_id, "before_id"), count)
+
     def channels(self) -> dict[str, Any]:
         """Seed channels plus every channel with messages, sorted, with per-channel details."""
         stats = {s.target: s for s in self.store.list_channels()}

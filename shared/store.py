@@ -53,6 +53,8 @@ class Store(Protocol):
 
     def read_last(self, target: str, limit: int) -> list[Message]: ...
 
+    def read_before(self, target: str, before_id: int, limit: int) -> tuple[list[Message], bool]: ...
+
     def list_channels(self) -> list[ChannelStats]: ...
 
     def stats(self, target: str) -> ChannelStats: ...
@@ -292,6 +294,22 @@ class FileStore:
                 return []
             fd, end = opened
             return jsonl.tail_records(fd, end, limit, self.max_line, self._bad_line(target))
+
+    def read_before(self, target: str, before_id: int, limit: int) -> tuple[list[Message], bool]:
+        """The last ``limit`` messages with id < ``before_id``, oldest first, and whether older ones exist.
+
+        For paging back through a long channel: a binary search finds ``before_id``, then only the
+        requested lines are read backwards from there.
+        """
+        target = normalize_target(target)
+        validate_id(before_id, "before_id")
+        with self._reading(target) as opened:
+            if opened is None or before_id <= 1:
+                return [], False
+            fd, end = opened
+            cut = jsonl.offset_of_id(fd, end, before_id, self.max_line)
+            found = jsonl.tail_records(fd, cut, limit + 1, self.max_line, self._bad_line(target))
+            return found[-limit:] if limit > 0 else [], len(found) > limit
 
     def stats(self, target: str) -> ChannelStats:
         """Count, latest id, last time and last sender of one channel (zeros if it has no messages)."""

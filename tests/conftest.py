@@ -54,3 +54,28 @@ def store(data_dir: Path) -> FileStore:
 @pytest.fixture
 def relay(config: Config) -> Relay:
     return Relay(config)
+
+
+# --- relay-web ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_app(data_dir: Path):  # type: ignore[no-untyped-def]
+    """Build a relay-web app on the test's data dir with extra config keys (allowed_hosts, auth_token...)."""
+    from relay_web import create_app
+
+    def build(**options: object):  # type: ignore[no-untyped-def]
+        config = resolve_config({"data_dir": str(data_dir), **options}, env={})
+        return create_app(config, {"TESTING": True})
+
+    return build
+
+
+@pytest.fixture
+def app(make_app):  # type: ignore[no-untyped-def]
+    return make_app()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()

@@ -64,3 +64,27 @@ def test_posts_and_fetches_are_logged_and_archived(tmp_path: Path) -> None:
     assert '"returned": 1' in tools
     archived = [json.loads(line) for line in config.channel_log_path.read_text().splitlines()]
     assert archived == [record]
+
+
+def test_after_and_before_page_both_ways_with_clamped_limits(relay: Relay) -> None:
+    for i in range(1, 8):
+        relay.post("t", f"m{i}", "a", source="cli")
+    assert [m["id"] for m in relay.after("t", 2, 3, 500)[0]] == [3, 4, 5]
+    assert relay.after("t", 2, 3, 500)[1] is True
+    assert [m["id"] for m in relay.after("t", 0, 10_000, 500)[0]] == list(range(1, 8))
+    older, has_more = relay.before("T", 5, 2, 500)
+    assert [m["text"] for m in older] == ["m3", "m4"] and has_more
+    assert [m["id"] for m in relay.before("t", 5, 0, 500)[0]] == [4]
+    with pytest.raises(InvalidInput):
+        relay.before("t", -1, 5, 500)
+    with pytest.raises(InvalidInput):
+        relay.after("t", "x", 5, 500)
+
+
+def test_latest_says_whether_older_messages_exist(relay: Relay) -> None:
+    assert relay.latest("t", 5, 500) == ([], False)
+    for i in range(1, 5):
+        relay.post("t", f"m{i}", "a", source="cli")
+    messages, has_older = relay.latest("t", 3, 500)
+    assert [m["id"] for m in messages] == [2, 3, 4] and has_older
+    assert relay.latest("t", 4, 500)[1] is False

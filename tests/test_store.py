@@ -210,3 +210,27 @@ def test_another_process_append_is_seen_by_a_cached_store(data_dir: Path) -> Non
     assert two.append("t", "b", "y")["id"] == 2
     assert one.append("t", "a", "z")["id"] == 3
     assert one.stats("t").last_sender == "a" and two.stats("t").latest_id == 3
+
+
+@pytest.mark.parametrize("count", [1, 7, 300, 5000])
+def test_read_before_pages_back_through_every_position(store: FileStore, count: int) -> None:
+    fill(store, "big", count)
+    for before in sorted({1, 2, 3, count // 2, count - 1, count, count + 1, count + 50}):
+        for limit in (1, 3, 50):
+            got, has_more = store.read_before("big", before, limit)
+            expect = list(range(max(1, min(before, count + 1) - limit), min(before, count + 1)))
+            assert [m["id"] for m in got] == expect, (before, limit)
+            assert [m["text"] for m in got] == [f"message {i}" for i in expect]
+            assert has_more == (bool(expect) and expect[0] > 1)
+
+
+def test_read_before_skips_malformed_lines_and_unknown_channels(store: FileStore) -> None:
+    fill(store, "t", 400)
+    path = store.channel_path("t")
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines.insert(200, b"not json\n")  # between ids 200 and 201
+    path.write_bytes(b"".join(lines))
+    got, has_more = store.read_before("t", 203, 4)
+    assert [m["id"] for m in got] == [199, 200, 201, 202] and has_more
+    assert store.read_before("nothing-here", 10, 5) == ([], False)
+    assert store.read_before("t", 0, 5) == ([], False)

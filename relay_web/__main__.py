@@ -1,0 +1,141 @@
+"""``relay-web``: the browser viewer and HTTP API, served by waitress on the configured host and port."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+import click
+from waitress.server import create_server
+
+from relay_web.app import body_limit, create_app
+from relay_web.hosts import is_loopback_bind
+from shared import __version__
+from shared.config import Config, default_data_dir, resolve_config
+from shared.errors import ConfigError, StoreError
+from shared.logs import setup_logging
+
+log = logging.getLogger("relay.web")
+
+# Every request is short (live updates are short polls, not held connections), so a small pool
+# serves many open pages; see docs/architecture.md.
+THREADS = 8
+
+
+def check_bind(config: Config, allow_unauthenticated: bool) -> None:
+    """Refuse to listen beyond this machine without a token, unless the user explicitly accepts it."""
+    if is_loopback_bind(config.host) or config.auth_token or allow_unauthenticated:
+        return
+    raise click.ClickException(
+        f"refusing to listen on {config.host}: that address is reachable from other machines and no "
+        "auth_token is set, so anyone on the network could read and post into your agents' channels. "
+        "Set auth_token (CLAUDE_CODEX_AUTH_TOKEN), bind 127.0.0.1, or pass --allow-unauthenticated"
+    )
+
+
+def _url(host: str, port: int) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+def registration_help(config: Config) -> str:
+    """How to point Claude Code and Codex at the same store this viewer reads."""
+    script = Path(sys.executable).with_name("relay-stdio")
+    stdio = str(script) if script.exists() else shutil.which("relay-stdio") or "relay-stdio"
+    args: list[str] = []
+    if config.data_dir != default_data_dir().resolve():
+        args = ["--data-dir", str(config.data_dir)]
+    toml_args = ", ".join(f'"{a}"' for a in args)
+    return "\n".join(
+        [
+            "Register the relay with your agents (each launches its own relay-stdio; all share this store):",
+            f"  Claude Code:  claude mcp add relay -- {' '.join([stdio, *args])}",
+            "  Codex:        add to ~/.codex/config.toml",
+            "                  [mcp_servers.relay]",
+            f'                  command = "{stdio}"',
+            f"                  args = [{toml_args}]",
+        ]
+    )
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Config file to read (default: $CLAUDE_CODEX_CONFIG, ./config.json, or the user config).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Store folder shared with the agents (default: the per-user data dir).",
+)
+@click.option("--host", metavar="ADDR", help="Address to listen on (default: 127.0.0.1).")
+@click.option("--port", type=int, metavar="PORT", help="Port to listen on (default: 8010).")
+@click.option(
+    "--allow-unauthenticated",
+    is_flag=True,
+    help="Listen on a non-loopback address even without an auth_token (anyone reaching it can post).",
+)
+@click.version_option(__version__, prog_name="relay-web")
+def main(
+    config_path: Path | None,
+    data_dir: Path | None,
+    host: str | None,
+    port: int | None,
+    allow_unauthenticated: bool,
+) -> None:
+    """Serve the relay's web viewer and HTTP API on the configured host and port (Ctrl+C stops it)."""
+    try:
+        config = resolve_config(
+            {"config": config_path, "data_dir": data_dir and str(data_dir), "host": host, "port": port}
+        )
+        check_bind(config, allow_unauthenticated)
+        setup_logging(config)
+        app = create_app(config)
+        app.extensions["relay_web"].relay.store.ensure_writable()
+    except (ConfigError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for warning in config.warnings:
+        click.echo(f"relay-web: warning: {warning}", err=True)
+    if not is_loopback_bind(config.host) and not config.allowed_hosts:
+        click.echo(
+            "relay-web: warning: allowed_hosts is empty, so browsers reaching this relay by another name "
+            "than localhost get 403; add that name to allowed_hosts",
+            err=True,
+        )
+    try:
+        server = create_server(
+            app,
+            host=config.host,
+            port=config.port,
+            threads=THREADS,
+            max_request_body_size=body_limit(config.max_message_bytes),
+            ident="relay-web",
+        )
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc} "
+            "(is another relay-web running? choose another --port)"
+        ) from None
+    click.echo(registration_help(config))
+    click.echo(f"Store: {config.data_dir}")
+    click.echo(f"relay-web {__version__} serving on {_url(config.host, config.port)}  (Ctrl+C stops it)")
+    log.info("relay-web %s serving %s on %s:%s", __version__, config.data_dir, config.host, config.port)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()

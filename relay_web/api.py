@@ -1,0 +1,78 @@
+"""The JSON API for scripts and the original relay's clients: /api/channels and /api/messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, request
+
+from relay_web.security import check_write
+from relay_web.state import web
+from shared.errors import InvalidInput
+from shared.models import API_LIMIT_MAX, DEFAULT_LIMIT, normalize_target
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def int_arg(name: str, rule: str) -> int | None:
+    """A whole-number query parameter, or None when absent; anything else is a 400 naming the rule."""
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise InvalidInput(f"{name}={raw!r} is not valid: {name} must be {rule}") from None
+
+
+@bp.get("/channels")
+def channels() -> dict[str, Any]:
+    """Seed channels plus every channel with messages, with count, latest id and last sender."""
+    return web().relay.channels()
+
+
+@bp.get("/messages")
+def messages() -> dict[str, Any]:
+    """The last ``limit`` messages of ``target``; with ``since_id`` the ones after it; with ``before_id``
+    the ones before it. Always oldest first."""
+    relay = web().relay
+    target = normalize_target(request.args.get("target", ""))
+    limit = int_arg("limit", f"a whole number from 1 to {API_LIMIT_MAX}")
+    limit = DEFAULT_LIMIT if limit is None else limit
+    since_id = int_arg("since_id", "a message id (a whole number >= 0)")
+    before_id = int_arg("before_id", "a message id (a whole number >= 1)")
+    if since_id is not None and before_id is not None:
+        raise InvalidInput("give since_id (newer messages) or before_id (older messages), not both")
+    if since_id is not None:
+        found, has_more = relay.after(target, since_id, limit, API_LIMIT_MAX)
+        latest = found[-1]["id"] if found else since_id
+    else:
+        if before_id is not None:
+            found, has_more = relay.before(target, before_id, limit, API_LIMIT_MAX)
+        else:
+            found, has_more = relay.latest(target, limit, API_LIMIT_MAX)
+        latest = found[-1]["id"] if found else 0
+    return {"target": target, "messages": found, "latest_id": latest, "has_more": has_more}
+
+
+@bp.post("/messages")
+def post_message() -> tuple[dict[str, Any], int]:
+    """Post ``{"target", "sender", "text"}`` (optional ``reply_to``); 201 with the stored record."""
+    source = check_write()
+    try:
+        body = json.loads(request.get_data())
+    except ValueError as exc:
+        raise InvalidInput(f"the request body is not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise InvalidInput(
+            'the request body must be a JSON object: {"target": ..., "sender": ..., "text": ...}'
+        )
+    record = web().relay.post(
+        body.get("target", ""),
+        body.get("text", ""),
+        body.get("sender", ""),
+        source=source,
+        reply_to=body.get("reply_to"),
+    )
+    return {"ok": True, "posted": record["id"], "message": record}, 201

@@ -1,0 +1,82 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import getpass
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from relay_web import api, auth, meta, pages, security
+from relay_web.errors import register_error_handlers
+from relay_web.hosts import HostRules
+from relay_web.render import Renderer
+from relay_web.state import EXTENSION, WebState
+from shared import __version__
+from shared.config import Config
+from shared.errors import ConfigError, InvalidInput
+from shared.models import normalize_sender
+from shared.relay import Relay
+
+# JSON may escape one text byte as up to six ("<" as "\u003c"), plus room for the other fields.
+BODY_OVERHEAD = 64 * 1024
+
+
+def body_limit(max_message_bytes: int) -> int:
+    """The largest request body accepted: any JSON encoding of a maximal message fits."""
+    return 6 * max_message_bytes + BODY_OVERHEAD
+
+
+def _default_sender(config: Config) -> str:
+    """Who the composer posts as until the reader types a name: config ``sender``, else the login."""
+    if config.sender:
+        return config.sender
+    try:
+        return normalize_sender(getpass.getuser())
+    except (OSError, KeyError, InvalidInput):
+        return "human"
+
+
+def create_app(
+    config: Config, test_config: Mapping[str, Any] | None = None, relay: Relay | None = None
+) -> Flask:
+    """Build the viewer and API for one store.
+
+    Args:
+        config: the resolved configuration (data dir, allowed hosts, auth token, limits).
+        test_config: Flask settings to override (e.g. ``{"TESTING": True}``).
+        relay: the relay to serve; one on ``config`` when omitted.
+
+    Raises:
+        ConfigError: an ``allowed_hosts`` entry cannot be parsed.
+    """
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secrets.token_bytes(32),  # per process: CSRF tokens of an old process stop working
+        MAX_CONTENT_LENGTH=body_limit(config.max_message_bytes),
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if test_config:
+        app.config.update(test_config)
+    try:
+        hosts = HostRules(config.allowed_hosts)
+    except ValueError as exc:
+        raise ConfigError(f"allowed_hosts: {exc}") from None
+    app.extensions[EXTENSION] = WebState(
+        config=config,
+        relay=relay or Relay(config),
+        renderer=Renderer(),
+        hosts=hosts,
+        default_sender=_default_sender(config),
+        code_css=pages.pygments_css(),
+    )
+    for blueprint in (security.bp, api.bp, pages.bp, meta.bp, auth.bp):
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
+    app.jinja_env.globals.update(
+        version=__version__, csrf_token=security.csrf_token, data_dir=str(config.data_dir)
+    )
+    return app

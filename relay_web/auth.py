@@ -1,0 +1,42 @@
+"""The login form used when ``auth_token`` is set: it trades the token for a session cookie."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from relay_web.security import SESSION_COOKIE, csrf_token, session_value
+from relay_web.state import web
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never an absolute or protocol-relative URL (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("pages.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str | tuple[str, int]:
+    """GET shows the form; POST checks the token and sets an HttpOnly, SameSite=Strict cookie."""
+    token = web().config.auth_token
+    if not token:
+        return redirect(url_for("pages.index"))
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("login.html", next_url=next_url, error=None)
+    origin = request.headers.get("Origin")
+    if origin is not None and not web().hosts.allows_origin(origin):
+        abort(403, description=f"cross-site login refused (Origin {origin!r})")
+    if not hmac.compare_digest(request.form.get("csrf", "").encode(), csrf_token().encode()):
+        abort(403, description="missing or stale form token: reload the page and try again")
+    given = request.form.get("token", "")
+    if not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
+        return render_template("login.html", next_url=next_url, error="That is not this relay's token."), 403
+    response = make_response(redirect(next_url))
+    response.set_cookie(SESSION_COOKIE, session_value(token), httponly=True, samesite="Strict", path="/")
+    return response

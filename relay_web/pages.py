@@ -1,0 +1,130 @@
+"""The viewer's pages (channel list, channel) and the JSON they poll for live updates and older messages."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, abort, get_template_attribute, redirect, render_template, url_for
+from pygments.formatters import HtmlFormatter
+from werkzeug.wrappers import Response as BaseResponse
+
+from relay_web.api import int_arg
+from relay_web.state import web
+from shared.errors import InvalidInput
+from shared.models import Message, normalize_target
+
+bp = Blueprint("pages", __name__)
+
+PAGE_SIZE = 50  # messages a channel page opens with, and loads per "load older"
+UPDATE_BATCH = 200  # messages one live-update poll returns at most
+SENDER_COLOURS = 8
+
+
+def _channel_or_404(target: str) -> str:
+    try:
+        return normalize_target(target)
+    except InvalidInput as exc:
+        abort(404, description=f"no channel {target!r}: {exc}")
+
+
+def message_view(record: Message) -> dict[str, Any]:
+    """What the message template shows, tolerant of hand-edited records with odd field types."""
+    text = record.get("text")
+    sender = record.get("sender")
+    sender = sender if isinstance(sender, str) and sender else "?"
+    ts = record.get("ts")
+    ts = float(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else None
+    when = datetime.fromtimestamp(ts, timezone.utc) if ts is not None else None
+    reply_to = record.get("reply_to")
+    return {
+        "id": record["id"],
+        "sender": sender,
+        # A stable colour per sender without inline styles (the CSP forbids them): one of 8 classes.
+        "colour": zlib.crc32(sender.encode("utf-8")) % SENDER_COLOURS,
+        "ts": ts,
+        "iso": when.isoformat().replace("+00:00", "Z") if when else "",
+        "utc": when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "unknown time",
+        "source": record.get("source") if isinstance(record.get("source"), str) else None,
+        "reply_to": reply_to if isinstance(reply_to, int) and not isinstance(reply_to, bool) else None,
+        "html": web().renderer.render(text if isinstance(text, str) else json.dumps(text)),
+    }
+
+
+def _rendered(messages: list[Message]) -> list[dict[str, Any]]:
+    macro = get_template_attribute("_message.html", "message")
+    return [{"id": m["id"], "html": str(macro(message_view(m)))} for m in messages]
+
+
+def _page_context() -> dict[str, Any]:
+    state = web()
+    return {
+        "default_sender": state.default_sender,
+        "channel_names": state.relay.channels()["channels"],
+    }
+
+
+@bp.get("/")
+def index() -> str:
+    """Every channel with its message count, last sender and last activity."""
+    listing = web().relay.channels()
+    return render_template("index.html", details=listing["details"], **_page_context())
+
+
+@bp.get("/channels/<target>")
+def channel(target: str) -> str | BaseResponse:
+    """A conversation: the latest page of messages, oldest at the top, with live updates."""
+    name = _channel_or_404(target)
+    if name != target:
+        return redirect(url_for("pages.channel", target=name), 308)
+    found, has_older = web().relay.latest(name, PAGE_SIZE, PAGE_SIZE)
+    return render_template(
+        "channel.html",
+        target=name,
+        messages=[message_view(m) for m in found],
+        has_older=has_older,
+        latest_id=found[-1]["id"] if found else 0,
+        **_page_context(),
+    )
+
+
+@bp.get("/ui/channels/<target>/updates")
+def updates(target: str) -> dict[str, Any]:
+    """Rendered messages after ``since_id``, polled by an open channel page about once a second."""
+    name = _channel_or_404(target)
+    since_id = int_arg("since_id", "a message id (a whole number >= 0)") or 0
+    found, has_more = web().relay.after(name, since_id, UPDATE_BATCH, UPDATE_BATCH)
+    latest = found[-1]["id"] if found else since_id
+    return {"messages": _rendered(found), "latest_id": latest, "has_more": has_more}
+
+
+@bp.get("/ui/channels/<target>/older")
+def older(target: str) -> dict[str, Any]:
+    """Rendered messages before ``before_id``, for "load older"."""
+    name = _channel_or_404(target)
+    before_id = int_arg("before_id", "a message id (a whole number >= 1)")
+    if before_id is None:
+        raise InvalidInput("before_id is required: the id of the oldest message the page shows")
+    found, has_more = web().relay.before(name, before_id, PAGE_SIZE, PAGE_SIZE)
+    return {"messages": _rendered(found), "has_more": has_more}
+
+
+def pygments_css() -> str:
+    """Code colours for the light theme, the dark theme and "follow the system" (built once)."""
+    light: str = HtmlFormatter(style="default").get_style_defs(".highlight")  # type: ignore[no-untyped-call]
+    dark_rules: str = HtmlFormatter(style="monokai").get_style_defs(".highlight")  # type: ignore[no-untyped-call]
+    dark = "\n".join(f":root[data-theme=dark] {line}" for line in dark_rules.splitlines() if line.strip())
+    auto = "\n".join(
+        f"  :root:not([data-theme=light]) {line}" for line in dark_rules.splitlines() if line.strip()
+    )
+    return f"{light}\n{dark}\n@media (prefers-color-scheme: dark) {{\n{auto}\n}}\n"
+
+
+@bp.get("/assets/pygments.css")
+def code_styles() -> Response:
+    """The Pygments stylesheet, served by the app itself (no CDN)."""
+    response = Response(web().code_css, mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response

@@ -1,0 +1,130 @@
+"""Message text to safe HTML: Markdown rendered on the server, then sanitised.
+
+A message is untrusted input written by another agent or a person. Two independent layers keep it
+inert: raw HTML in the Markdown is *escaped* (shown as text, as its author typed it), and the HTML that
+Markdown produces is then *sanitised* by nh3 (the Rust ammonia sanitiser) against an allowlist of tags,
+attributes, classes and link schemes. Either layer alone would stop a script; together a bug in one is
+not enough.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from urllib.parse import urlsplit
+
+import markdown
+import nh3
+from markdown.extensions import Extension
+from markdown.extensions.codehilite import CodeHiliteExtension
+from markdown.treeprocessors import Treeprocessor
+from pygments.token import STANDARD_TYPES
+
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+_TAGS = {
+    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b", "i", "del", "code", "pre",
+    "span", "div", "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
+# Pygments' token classes (k, s2, gd, gi, ...) and the code block wrapper: nothing else may style text.
+_CLASSES = {"span": {c for c in STANDARD_TYPES.values() if c}, "div": {"highlight"}}
+# Rendered HTML of recent messages, so 20 open pages polling the same channel render each message once.
+CACHE_BUDGET_CHARS = 32 * 1024 * 1024
+
+
+def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    """Drop every link that is not an absolute http, https or mailto URL (relative ones included)."""
+    if tag == "a" and attribute == "href":
+        scheme = urlsplit(value.strip()).scheme.lower()
+        return value if scheme in LINK_SCHEMES else None
+    return value
+
+
+def sanitize(html: str) -> str:
+    """Reduce HTML to the allowlist: no script, no event handler, no style, only safe links."""
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        allowed_classes=_CLASSES,
+        attribute_filter=_keep_attribute,
+        url_schemes=set(LINK_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        strip_comments=True,
+    )
+
+
+class _ImagesAsLinks(Treeprocessor):
+    """Show an image as a link to it: loading it would leak the reader's address to its host."""
+
+    def run(self, root):  # type: ignore[no-untyped-def]
+        for img in root.iter("img"):
+            src = img.get("src", "")
+            label = img.get("alt") or src
+            img.tag = "a"
+            img.attrib.clear()
+            img.set("href", src)
+            img.text = f"[image: {label}]"
+
+
+class _ImagesAsLinksExtension(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        md.treeprocessors.register(_ImagesAsLinks(md), "images_as_links", 0)
+
+
+def _markdown() -> markdown.Markdown:
+    md = markdown.Markdown(
+        extensions=[
+            "fenced_code",
+            # guess_lang=False: an unknown or missing language is shown as plain text, never mis-coloured.
+            CodeHiliteExtension(guess_lang=False, css_class="highlight"),
+            "tables",
+            "sane_lists",
+            "nl2br",  # agents write line by line; a single newline is a line break, as in chat tools
+            _ImagesAsLinksExtension(),
+        ],
+        output_format="html",
+    )
+    # Raw HTML is not rendered but escaped: a message shows exactly the characters its author sent.
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+    return md
+
+
+class Renderer:
+    """Thread-safe Markdown renderer with a bounded cache of recent results."""
+
+    def __init__(self, budget_chars: int = CACHE_BUDGET_CHARS) -> None:
+        self._local = threading.local()  # a Markdown instance is stateful: one per server thread
+        self._cache: OrderedDict[str, str] = OrderedDict()
+        self._cached_chars = 0
+        self._budget = budget_chars
+        self._lock = threading.Lock()
+
+    def render(self, text: str) -> str:
+        """The sanitised HTML of a message's Markdown text."""
+        with self._lock:
+            html = self._cache.get(text)
+            if html is not None:
+                self._cache.move_to_end(text)
+                return html
+        md = getattr(self._local, "md", None)
+        if md is None:
+            md = self._local.md = _markdown()
+        html = sanitize(md.reset().convert(text))
+        self._remember(text, html)
+        return html
+
+    def _remember(self, text: str, html: str) -> None:
+        size = len(text) + len(html)
+        if size > self._budget // 8:
+            return
+        with self._lock:
+            if text in self._cache:
+                return
+            self._cache[text] = html
+            self._cached_chars += size
+            while self._cached_chars > self._budget:
+                old_text, old_html = self._cache.popitem(last=False)
+                self._cached_chars -= len(old_text) + len(old_html)
