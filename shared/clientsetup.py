@@ -100,7 +100,7 @@ def claude_add_command(inst: Installation, identity: str, scope: str) -> list[st
 def claude_hooks(
     inst: Installation, target: str, identity: str, peer: str, wait_s: int = DEFAULT_STOP_WAIT_S
 ) -> dict[str, Any]:
-    """The ``hooks`` block: Stop resumes with the peer's answers; SessionStart/UserPromptSubmit add context."""
+    """The ``hooks`` block: Stop resumes with the peer's answers, SessionStart/UserPromptSubmit add them."""
     common = ("--target", target, "--identity", identity)
     stop = inst.relay_argv("hook", "claude-stop", *common, "--from", peer, "--wait", str(wait_s))
     context = inst.relay_argv("hook", "claude-context", *common)
