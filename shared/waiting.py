@@ -3,11 +3,13 @@ hooks and ``relay watch``.
 
 How a waiter wakes up: every ``POLL_S`` it compares the channel file's change token (inode, size, mtime
 from one ``stat`` call, see ``Store.change_token``) with the last one it saw, and reads the channel only
-when the token moved. A ``stat`` costs about a microsecond and opens nothing, so an idle waiter costs a
-fraction of a percent of one core, and a post from any process is seen within ``POLL_S`` plus one read.
+when the token moved. The ``stat`` opens nothing and reads no message; the cost of an idle waiter is
+the event loop waking 50 times a second (1-2% of one core on a small shared VM, measured by
+scripts/bench_wait.py), and a post from any process is seen within ``POLL_S`` plus one read.
 inotify/FSEvents (watchfiles, inotify_simple) were rejected: they are Linux- or macOS-specific, miss
-writes made from another host or VM on shared and network mounts, watchfiles adds a debounce of its
-own, and each would be one more native dependency for a gain of a few milliseconds.
+writes made from another host or VM on shared and network mounts (so a stat fallback is needed
+anyway), watchfiles adds a debounce of its own, and each is one more native dependency. The full
+reasoning is in docs/architecture.md.
 
 Which messages count, and how the saved read position moves (documented in docs/automation.md):
 
@@ -49,7 +51,7 @@ from shared.store import Store
 
 log = logging.getLogger("relay.waiting")
 
-POLL_S = 0.005
+POLL_S = 0.02
 """How often a waiter compares the channel's change token (one stat call)."""
 DEFAULT_TIMEOUT_S = 45.0
 """Below Codex's default tool timeout (tool_timeout_sec = 60) with room for the round trip."""
