@@ -112,7 +112,7 @@ async def run(count: int, idle_s: float, data_dir: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=300, help="how many posts to time (default 300)")
-    parser.add_argument("--idle-seconds", type=float, default=10, help="idle wait measured for CPU (default 10)")
+    parser.add_argument("--idle-seconds", type=float, default=10, help="idle wait for the CPU figure")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
