@@ -80,9 +80,7 @@ class Relay:
             if identity is None:
                 raise ValueError("fetch without since_id needs an identity whose position to use")
             identity = normalize_sender(identity)
-            start = self.cursors.get(identity, target)
-            if start > self.store.stats(target).latest_id:  # the channel was emptied or replaced
-                start = self.cursors.reset(identity, target, 0)
+            start = self.read_position(identity, target)
         else:
             start = validate_id(since_id, "since_id")
         messages, has_more = self.store.read_since(target, start, count)
@@ -100,6 +98,13 @@ class Relay:
             identity=identity if use_cursor else None,
         )
         return {"messages": messages, "latest_id": latest, "has_more": has_more, "since_id": start}
+
+    def read_position(self, identity: str, target: str) -> int:
+        """``identity``'s saved position in ``target``; reset to 0 if the channel was emptied or replaced."""
+        start = self.cursors.get(identity, target)
+        if start > self.store.stats(target).latest_id:
+            start = self.cursors.reset(identity, target, 0)
+        return start
 
     def recent(self, target: str, limit: int | None, limit_max: int) -> list[Message]:
         """The last ``limit`` messages of a channel, oldest first."""

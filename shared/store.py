@@ -41,7 +41,7 @@ SUFFIX = ".jsonl"
 
 
 class Store(Protocol):
-    """What the front ends need from a store; a networked backend implements the same five calls."""
+    """What the front ends need from a store; a networked backend implements the same calls."""
 
     data_dir: Path
 
@@ -60,6 +60,8 @@ class Store(Protocol):
     def stats(self, target: str) -> ChannelStats: ...
 
     def ensure_writable(self) -> None: ...
+
+    def change_token(self, target: str) -> tuple[int, int, int]: ...
 
 
 class FileStore:
@@ -324,6 +326,21 @@ class FileStore:
                 return cached
             last = jsonl.last_record(fd, end, self.max_line, self._bad_line(target))
             return self._remember(target, inode, end, last)
+
+    def change_token(self, target: str) -> tuple[int, int, int]:
+        """A cheap value that differs whenever the channel's file was appended to, cut or replaced.
+
+        (inode, size, mtime in ns) from one ``stat`` call, without opening the file: waiters compare it
+        every few milliseconds and read the channel only when it changed. (0, 0, 0) when there is no file.
+        """
+        path = self.channels_dir / (normalize_target(target) + SUFFIX)
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            return (0, 0, 0)
+        except OSError as exc:
+            raise StoreError(f"cannot stat channel file {path}: {exc.strerror or exc}") from None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def list_channels(self) -> list[ChannelStats]:
         """Stats of every channel that has a file, sorted by name; symlinks and stray files are skipped."""

@@ -90,3 +90,11 @@ def test_help_works_without_a_valid_config(runner: CliRunner, monkeypatch: pytes
     assert result.exit_code == 0
     for command in ("post", "tail", "channels", "config"):
         assert command in result.output
+
+
+def test_data_dir_option_is_accepted(tmp_path: Path) -> None:
+    """click hands path options over as Path objects; the resolver takes them like strings."""
+    data = tmp_path / "elsewhere"
+    result = CliRunner().invoke(main, ["--data-dir", str(data), "post", "t", "hi", "--sender", "ada"])
+    assert result.exit_code == 0, result.output
+    assert (data / "channels" / "t.jsonl").is_file()

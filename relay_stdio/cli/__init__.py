@@ -38,3 +38,11 @@ def main(ctx: click.Context, config_path: Path | None, data_dir: Path | None, se
 
 for command in (post, tail, channels, config):
     main.add_command(command)
+
+# Automation: relay watch, relay hook and relay setup (docs/automation.md, docs/claude.md, docs/codex.md).
+from relay_stdio.cli.hooks import hook  # noqa: E402
+from relay_stdio.cli.setup_cmd import setup  # noqa: E402
+from relay_stdio.cli.watch import watch  # noqa: E402
+
+for command in (watch, hook, setup):
+    main.add_command(command)

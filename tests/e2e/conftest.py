@@ -19,6 +19,14 @@ def relay_stdio_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "relay_stdio"]
 
 
+def relay_cli() -> list[str]:
+    """The ``relay`` CLI installed next to this Python, else the same entry point through this Python."""
+    script = Path(sys.executable).with_name("relay")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from relay_stdio.cli import main; main()"]
+
+
 def child_env(home: Path, **extra: str) -> dict[str, str]:
     """A small environment like the one Codex gives its servers: HOME, PATH, LANG, plus ``extra``."""
     env = {"HOME": str(home), "PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"}

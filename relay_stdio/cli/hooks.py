@@ -1,0 +1,145 @@
+"""``relay hook ...``: commands Claude Code runs as hooks (JSON on stdin, JSON answer on stdout)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from relay_stdio.cli.context import CliState, pass_state, user_errors
+from shared.hooks import (
+    DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_CONTINUATIONS,
+    HookOptions,
+    context_answer,
+    parse_hook_input,
+)
+from shared.hooks import stop_answer as compute_stop_answer
+from shared.waiting import MAX_TIMEOUT_S
+
+
+class HookGroup(click.Group):
+    """Reports a mistyped hook command with exit status 1, never 2.
+
+    Claude Code treats exit status 2 from a Stop hook as "block, and show stderr to Claude", so click's
+    usage-error status would feed the error text to the model as an instruction.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise click.ClickException(exc.format_message()) from exc
+
+
+def _answer(answer: dict[str, Any] | None) -> None:
+    # Nothing on stdout means "no opinion" to Claude Code; stdout carries only the JSON answer.
+    if answer is not None:
+        click.echo(json.dumps(answer, ensure_ascii=False))
+
+
+def _options(func: Any) -> Any:
+    decorators = [
+        click.option("--target", required=True, metavar="CHANNEL", help="The channel to read, e.g. proj-x."),
+        click.option(
+            "--from",
+            "from_sender",
+            metavar="SENDER",
+            help="Only a message from SENDER counts (default: anyone but --identity).",
+        ),
+        click.option(
+            "--identity",
+            default="claude",
+            show_default=True,
+            metavar="NAME",
+            help="Whose read position to use and whose posts to ignore: the agent's relay identity.",
+        ),
+        click.option(
+            "--max-chars",
+            type=click.IntRange(min=1000),
+            default=DEFAULT_MAX_CHARS,
+            show_default=True,
+            help="Longest text handed over; longer messages are cut with a note on fetching them whole.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+@click.group(cls=HookGroup)
+def hook() -> None:
+    """Hook commands for Claude Code's settings.json (see docs/claude.md)."""
+
+
+@hook.command("claude-stop")
+@_options
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(0, MAX_TIMEOUT_S),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="If Claude's own post is the newest in the channel, wait up to SECONDS for the answer.",
+)
+@click.option("--wait-always", is_flag=True, help="Wait even when Claude's post is not the newest.")
+@click.option(
+    "--max-continuations",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_CONTINUATIONS,
+    show_default=True,
+    help="Continue a session at most this many times in a row.",
+)
+@pass_state
+def claude_stop(
+    state: CliState,
+    target: str,
+    from_sender: str | None,
+    identity: str,
+    max_chars: int,
+    wait_s: float,
+    wait_always: bool,
+    max_continuations: int,
+) -> None:
+    """Stop hook: if unread messages arrived, keep the session going with them as Claude's next task.
+
+    Reads Claude Code's Stop hook JSON on stdin and prints {"decision": "block", "reason": ...} when
+    there are new messages (moving the read position past them), or nothing to let Claude stop.
+    """
+    with user_errors():
+        payload = parse_hook_input(sys.stdin.read())
+        options = HookOptions(target, identity, from_sender, wait_s, max_chars)
+        answer = compute_stop_answer(
+            state.relay, payload, options, max_continuations=max_continuations, wait_always=wait_always
+        )
+    _answer(answer)
+
+
+@hook.command("claude-context")
+@_options
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(0, MAX_TIMEOUT_S),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait up to SECONDS for a message when none is unread.",
+)
+@pass_state
+def claude_context(
+    state: CliState, target: str, from_sender: str | None, identity: str, max_chars: int, wait_s: float
+) -> None:
+    """SessionStart / UserPromptSubmit hook: add unread messages to Claude's context.
+
+    Prints {"hookSpecificOutput": {"hookEventName": ..., "additionalContext": ...}} when there are
+    unread messages (moving the read position past them), or nothing.
+    """
+    with user_errors():
+        payload = parse_hook_input(sys.stdin.read())
+        options = HookOptions(target, identity, from_sender, wait_s, max_chars)
+        answer = context_answer(state.relay, payload, options)
+    _answer(answer)

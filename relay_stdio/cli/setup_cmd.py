@@ -1,0 +1,139 @@
+"""``relay setup claude`` and ``relay setup codex``: print (or apply) this installation's registration."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import click
+
+from relay_stdio.cli.context import CliState, pass_state, user_errors
+from shared import clientsetup as cs
+from shared.waiting import MAX_TIMEOUT_S
+
+AUTO_REVIEW = Path(__file__).resolve().parents[2] / "scripts" / "codex-auto-review.sh"
+
+
+def _target_option(func: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--target", default="proj-x", show_default=True, metavar="CHANNEL", help="The shared review channel."
+    )(func)
+
+
+@click.group()
+def setup() -> None:
+    """Print the exact registration for Claude Code or Codex; --apply makes the change."""
+
+
+@setup.command("claude")
+@_target_option
+@click.option("--identity", default="claude", show_default=True, help="Claude's relay identity.")
+@click.option("--peer", default="codex", show_default=True, help="The reviewer whose answers resume Claude.")
+@click.option(
+    "--scope",
+    type=click.Choice(cs.SCOPES),
+    default="local",
+    show_default=True,
+    help="local: this project, just you; project: .claude/settings.json and .mcp.json; user: every project.",
+)
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.IntRange(0, int(MAX_TIMEOUT_S)),
+    default=cs.DEFAULT_STOP_WAIT_S,
+    show_default=True,
+    help="How long the Stop hook waits for the reviewer's answer after Claude posted.",
+)
+@click.option("--no-hooks", is_flag=True, help="Register the MCP server only.")
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="The project whose settings the local and project scopes change (default: here).",
+)
+@click.option("--apply", is_flag=True, help="Run claude mcp add and merge the hooks (with a backup).")
+@pass_state
+def claude(
+    state: CliState,
+    target: str,
+    identity: str,
+    peer: str,
+    scope: str,
+    wait_s: int,
+    no_hooks: bool,
+    project_dir: Path,
+    apply: bool,
+) -> None:
+    """Claude Code: the claude mcp add command and the hooks for settings.json."""
+    inst = cs.Installation.find(state.config)
+    add = cs.claude_add_command(inst, identity, scope)
+    settings_path = cs.claude_settings_path(scope, Path.home(), project_dir.absolute())
+    hooks = cs.claude_hooks(inst, target, identity, peer, wait_s)
+    if not apply:
+        click.echo(
+            f"# 1. Register the relay's MCP server with Claude Code (scope {scope}):\n{shlex.join(add)}\n"
+        )
+        if not no_hooks:
+            click.echo(f'# 2. Merge into "hooks" in {settings_path} (or run this again with --apply):')
+            click.echo(json.dumps({"hooks": hooks}, indent=2))
+        click.echo(f"\n# Store shared with Codex: {inst.data_dir}  (check each side with: relay config)")
+        return
+    with user_errors():
+        _claude_mcp_add(add, scope)
+        if not no_hooks:
+            current = cs.read_json_settings(settings_path)
+            merged = cs.merge_claude_hooks(current, hooks, settings_path)
+            backup = cs.write_with_backup(settings_path, json.dumps(merged, indent=2) + "\n")
+            click.echo(f"hooks written to {settings_path}" + (f" (backup: {backup})" if backup else ""))
+
+
+def _claude_mcp_add(add: list[str], scope: str) -> None:
+    if shutil.which("claude") is None:
+        click.echo(f"claude is not on PATH: register the server yourself with\n  {shlex.join(add)}")
+        return
+    # Replacing our own earlier registration keeps --apply repeatable; a missing one is not an error.
+    subprocess.run(
+        ["claude", "mcp", "remove", "--scope", scope, cs.SERVER_NAME], capture_output=True, check=False
+    )
+    done = subprocess.run(add, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise click.ClickException(f"{shlex.join(add)} failed: {(done.stderr or done.stdout).strip()}")
+    click.echo(f"registered with Claude Code: {shlex.join(add)}")
+
+
+@setup.command("codex")
+@_target_option
+@click.option("--identity", default="codex", show_default=True, help="Codex's relay identity.")
+@click.option("--peer", default="claude", show_default=True, help="Whose review packets Codex answers.")
+@click.option(
+    "--apply", is_flag=True, help="Merge [mcp_servers.relay] into Codex's config.toml (with a backup)."
+)
+@pass_state
+def codex(state: CliState, target: str, identity: str, peer: str, apply: bool) -> None:
+    """Codex: the [mcp_servers.relay] block for config.toml and the auto-review loop command."""
+    inst = cs.Installation.find(state.config)
+    path = cs.codex_config_path(os.environ, Path.home())
+    if apply:
+        with user_errors():
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            merged = cs.merge_codex_config(text, inst, identity, path)
+            backup = cs.write_with_backup(path, merged)
+        click.echo(
+            f"[mcp_servers.{cs.SERVER_NAME}] written to {path}" + (f" (backup: {backup})" if backup else "")
+        )
+    else:
+        click.echo(f"# Add to {path} (or run this again with --apply):")
+        click.echo(cs.codex_toml_block(inst, identity))
+        argv = inst.server_argv(identity)
+        click.echo("# Or register it with the Codex CLI (then add the timeouts and approval mode by hand):")
+        click.echo(shlex.join(["codex", "mcp", "add", cs.SERVER_NAME, "--", *argv]) + "\n")
+    loop = {"TARGET": target, "WATCH_SENDER": peer, "RELAY": inst.relay[0]}
+    script = str(AUTO_REVIEW) if AUTO_REVIEW.exists() else "scripts/codex-auto-review.sh"
+    env = " ".join(f"{key}={shlex.quote(value)}" for key, value in loop.items())
+    click.echo(f"# The automatic review loop (Codex answers every packet {peer} posts to {target}):")
+    click.echo(f"CLAUDE_CODEX_DATA_DIR={shlex.quote(str(inst.data_dir))} {env} {shlex.quote(script)}")
+    click.echo(f"\n# Store shared with Claude: {inst.data_dir}  (check each side with: relay config)")

@@ -1,0 +1,162 @@
+"""Claude Code hook answers: continue a session with unread relay messages, or add them as context.
+
+The formats are Claude Code's documented hook contract (https://code.claude.com/docs/en/hooks; the
+field names are checked in tests/test_hooks.py and quoted in docs/claude.md):
+
+* Stop: the input JSON has ``session_id``, ``hook_event_name`` ("Stop") and ``stop_hook_active``
+  (true when Claude is already continuing because a stop hook blocked). Printing
+  ``{"decision": "block", "reason": "..."}`` on stdout with exit status 0 keeps Claude working, with
+  ``reason`` as its next instruction. Printing nothing lets it stop.
+* SessionStart and UserPromptSubmit: printing
+  ``{"hookSpecificOutput": {"hookEventName": <event>, "additionalContext": "..."}}`` adds the text to
+  Claude's context.
+
+Loop safety: a Stop hook that always finds something would keep a session running forever, so this
+one continues only when there is a new message (the read position moves past what it hands over), at
+most ``max_continuations`` times in a row per session (counted from the last stop Claude Code reports
+with ``stop_hook_active`` false), and Claude Code itself overrides a Stop hook after 8 consecutive
+blocks. Reads use the same identity and saved position as the agent's own fetch_messages, so the hook
+and the agent never show the same message twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.errors import InvalidInput
+from shared.models import normalize_sender, normalize_target
+from shared.relay import Relay
+from shared.waiting import ChannelWatch, message_filter, wait_for_messages_sync
+from shared.workflow import context_text, continuation_reason
+
+CONTEXT_EVENTS = ("SessionStart", "UserPromptSubmit")
+DEFAULT_MAX_CONTINUATIONS = 3
+DEFAULT_MAX_CHARS = 20_000
+
+
+def parse_hook_input(raw: str) -> dict[str, Any]:
+    """The JSON object Claude Code writes on a hook's stdin; anything else is an error naming the problem."""
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"the hook input on stdin is not JSON ({exc}); Claude Code sends a JSON object"
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the hook input on stdin must be a JSON object, as Claude Code sends")
+    return data
+
+
+@dataclass(frozen=True)
+class HookOptions:
+    """What a hook reads: the channel, whose read position, and whose messages count."""
+
+    target: str
+    identity: str
+    from_sender: str | None = None
+    wait_s: float = 0.0
+    max_chars: int = DEFAULT_MAX_CHARS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target", normalize_target(self.target))
+        object.__setattr__(self, "identity", normalize_sender(self.identity))
+        if self.from_sender:
+            object.__setattr__(self, "from_sender", normalize_sender(self.from_sender))
+
+
+class ContinuationCounter:
+    """How many times in a row the Stop hook has continued one session, in ``<data_dir>/hooks``."""
+
+    def __init__(self, data_dir: Path, session_id: object) -> None:
+        key = hashlib.sha256(str(session_id or "unknown").encode("utf-8")).hexdigest()[:24]
+        self.path = Path(data_dir) / "hooks" / f"claude-stop-{key}.json"
+
+    def get(self) -> int:
+        try:
+            value = json.loads(self.path.read_text(encoding="utf-8")).get("continuations", 0)
+        except (OSError, ValueError, AttributeError):
+            return 0
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    def set(self, value: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".hook-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"continuations": value}, handle)
+        os.replace(tmp, self.path)
+
+
+def _has_unread(relay: Relay, options: HookOptions) -> bool:
+    """Peek without moving the read position."""
+    start = relay.read_position(options.identity, options.target)
+    accept = message_filter(options.identity, options.from_sender)
+    return ChannelWatch(relay.store, options.target, start, accept).find() is not None
+
+
+def _awaiting_reply(relay: Relay, options: HookOptions) -> bool:
+    """Whether the newest message in the channel is this identity's own: it asked and nobody answered."""
+    last = relay.store.stats(options.target).last_sender
+    return last is not None and last.strip().casefold() == options.identity.casefold()
+
+
+def stop_answer(
+    relay: Relay,
+    payload: dict[str, Any],
+    options: HookOptions,
+    *,
+    max_continuations: int = DEFAULT_MAX_CONTINUATIONS,
+    wait_always: bool = False,
+) -> dict[str, Any] | None:
+    """The Stop hook's answer: a block decision with the unread messages, or None to let Claude stop.
+
+    Waits up to ``options.wait_s`` for an answer, but only when this identity's post is the newest in
+    the channel (it is waiting for a reply) or ``wait_always`` is set.
+    """
+    counter = ContinuationCounter(relay.config.data_dir, payload.get("session_id"))
+    continued = counter.get() if payload.get("stop_hook_active") is True else 0
+    if continued >= max_continuations:
+        if _has_unread(relay, options):
+            return {
+                "systemMessage": f"relay: not continuing automatically after {continued} rounds in a row; "
+                f"unread messages remain on {options.target} (ask Claude to fetch them)"
+            }
+        return None
+    wait_s = options.wait_s if wait_always or _awaiting_reply(relay, options) else 0.0
+    result = wait_for_messages_sync(
+        relay, options.target, identity=options.identity, timeout_s=wait_s, from_sender=options.from_sender
+    )
+    if not result["messages"]:
+        counter.set(continued)
+        return None
+    counter.set(continued + 1)
+    reason = continuation_reason(options.target, result["messages"], options.max_chars, result["latest_id"])
+    return {"decision": "block", "reason": reason}
+
+
+def context_answer(relay: Relay, payload: dict[str, Any], options: HookOptions) -> dict[str, Any] | None:
+    """The SessionStart/UserPromptSubmit answer: unread messages as additionalContext, or None."""
+    event = payload.get("hook_event_name")
+    if event not in CONTEXT_EVENTS:
+        raise InvalidInput(
+            f"hook_event_name is {event!r}; relay hook claude-context answers only "
+            f"{' and '.join(CONTEXT_EVENTS)}: register it under one of those events"
+        )
+    result = wait_for_messages_sync(
+        relay,
+        options.target,
+        identity=options.identity,
+        timeout_s=options.wait_s,
+        from_sender=options.from_sender,
+    )
+    if not result["messages"]:
+        return None
+    text = context_text(options.target, result["messages"], options.max_chars, result["latest_id"])
+    return {"hookSpecificOutput": {"hookEventName": event, "additionalContext": text}}

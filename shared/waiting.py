@@ -1,0 +1,340 @@
+"""Waiting for new messages without busy-reading the store: ``wait_for_messages`` for the MCP tool, the
+hooks and ``relay watch``.
+
+How a waiter wakes up: every ``POLL_S`` it compares the channel file's change token (inode, size, mtime
+from one ``stat`` call, see ``Store.change_token``) with the last one it saw, and reads the channel only
+when the token moved. The ``stat`` opens nothing and reads no message; the cost of an idle waiter is
+the event loop waking 50 times a second (1-2% of one core on a small shared VM, measured by
+scripts/bench_wait.py), and a post from any process is seen within ``POLL_S`` plus one read.
+inotify/FSEvents (watchfiles, inotify_simple) were rejected: they are Linux- or macOS-specific, miss
+writes made from another host or VM on shared and network mounts (so a stat fallback is needed
+anyway), watchfiles adds a debounce of its own, and each is one more native dependency. The full
+reasoning is in docs/architecture.md.
+
+Which messages count, and how the saved read position moves (documented in docs/automation.md):
+
+* A message *wakes* the waiter if it is newer than the start position, is not the caller's own post
+  (its sender differs from the caller's identity, case-insensitively), and, with ``from_sender``, was
+  posted by that sender.
+* Once woken, the result is what ``fetch_messages`` would return at that moment minus the caller's own
+  posts: every other message after the start, oldest first, up to ``limit``. Messages from third
+  parties are returned rather than skipped, so a read position can never jump over a message nobody
+  has shown the caller.
+* ``latest_id`` is the last message returned, extended over the caller's own posts that directly follow
+  it; the saved position (used when ``since_id`` is omitted) moves there, only when messages are
+  returned. At the timeout nothing is returned and nothing moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from shared.errors import InvalidInput
+from shared.logs import log_tool_call
+from shared.models import (
+    FETCH_LIMIT_MAX,
+    Message,
+    clamp_limit,
+    normalize_sender,
+    normalize_target,
+    validate_id,
+)
+from shared.relay import Relay
+from shared.store import Store
+
+log = logging.getLogger("relay.waiting")
+
+POLL_S = 0.02
+"""How often a waiter compares the channel's change token (one stat call)."""
+DEFAULT_TIMEOUT_S = 45.0
+"""Below Codex's default tool timeout (tool_timeout_sec = 60) with room for the round trip."""
+MAX_TIMEOUT_S = 600.0
+"""Longer waits are clamped: clients time tool calls out, and a ten-minute wait is re-issued cheaply."""
+PROGRESS_EVERY_S = 5.0
+"""Progress notifications while waiting, so clients that reset their timeout on progress keep waiting."""
+_PAGE = FETCH_LIMIT_MAX
+
+Accept = Callable[[Message], bool]
+Progress = Callable[[float, float, str], Awaitable[None]]
+
+
+def clamp_timeout(timeout_s: object) -> float:
+    """A wait time in seconds clamped into 0..MAX_TIMEOUT_S; None means DEFAULT_TIMEOUT_S."""
+    if timeout_s is None:
+        return DEFAULT_TIMEOUT_S
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s != timeout_s:
+        raise InvalidInput(f"timeout_s must be a number of seconds from 0 to {MAX_TIMEOUT_S:g}")
+    return float(min(max(timeout_s, 0.0), MAX_TIMEOUT_S))
+
+
+def _sender_key(record: Message) -> str:
+    sender = record.get("sender")
+    return sender.strip().casefold() if isinstance(sender, str) else ""
+
+
+def message_filter(identity: str | None, from_sender: str | None) -> Accept:
+    """The wake-up rule: not ``identity``'s own post and, with ``from_sender``, posted by that sender."""
+    own = normalize_sender(identity).casefold() if identity else None
+    wanted = normalize_sender(from_sender).casefold() if from_sender else None
+
+    def accept(record: Message) -> bool:
+        key = _sender_key(record)
+        if wanted is not None:
+            return key == wanted
+        return key != own
+
+    return accept
+
+
+@dataclass
+class ChannelWatch:
+    """Finds the first message after a position that passes a filter, re-reading only changed channels.
+
+    Args:
+        store: the store to read.
+        target: the channel.
+        after: only messages with a larger id count.
+        accept: which messages count.
+    """
+
+    store: Store
+    target: str
+    after: int
+    accept: Accept
+    checked: int = field(init=False)
+    _token: tuple[int, int, int] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.target = normalize_target(self.target)
+        self.checked = validate_id(self.after, "since_id")
+
+    def changed(self) -> bool:
+        """Whether the channel file changed since the last look (always true the first time)."""
+        token = self.store.change_token(self.target)
+        if token == self._token:
+            return False
+        # Remember the token before reading: a post that lands during the read changes it again.
+        self._token = token
+        return True
+
+    def find(self) -> Message | None:
+        """The first accepted message after the messages already checked, or None."""
+        while True:
+            page, more = self.store.read_since(self.target, self.checked, _PAGE)
+            for record in page:
+                if self.accept(record):
+                    return record
+                self.checked = record["id"]
+            if not more:
+                return None
+
+    def poll(self) -> Message | None:
+        """``find`` if the channel changed, else None without reading anything."""
+        return self.find() if self.changed() else None
+
+
+def wait_sync(watch: ChannelWatch, timeout_s: float | None, poll_s: float = POLL_S) -> Message | None:
+    """Block until ``watch`` finds a message (returned) or ``timeout_s`` passes (None; None = forever)."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        found = watch.poll()
+        if found is not None:
+            return found
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            return None
+        time.sleep(poll_s if deadline is None else min(poll_s, deadline - now))
+
+
+async def wait_async(
+    watch: ChannelWatch,
+    timeout_s: float,
+    on_progress: Progress | None = None,
+    poll_s: float = POLL_S,
+    progress_every_s: float = PROGRESS_EVERY_S,
+) -> Message | None:
+    """Like :func:`wait_sync`, cancellable at every poll, with a progress callback while waiting.
+
+    Reads run on a worker thread so a long backlog never stalls the event loop; a cancelled caller
+    (a closed client, an MCP cancellation) leaves at the next ``await`` with nothing changed.
+    """
+    start = time.monotonic()
+    deadline = start + timeout_s
+    next_progress = start
+    while True:
+        if watch.changed():
+            found = await anyio.to_thread.run_sync(watch.find)
+            if found is not None:
+                return found
+        now = time.monotonic()
+        if now >= deadline:
+            return None
+        if on_progress is not None and now >= next_progress:
+            waited = round(now - start, 3)
+            await on_progress(
+                waited, timeout_s, f"waiting for messages in {watch.target} ({waited:.0f} of {timeout_s:g} s)"
+            )
+            next_progress += progress_every_s
+        await anyio.sleep(min(poll_s, deadline - now))
+
+
+def collect(store: Store, target: str, start: int, identity: str | None, limit: int) -> dict[str, Any]:
+    """What a woken waiter returns: messages after ``start`` except ``identity``'s own, up to ``limit``.
+
+    Returns:
+        ``{"messages", "latest_id", "has_more", "since_id"}`` as fetch_messages; ``latest_id`` also
+        covers the caller's own posts that follow the last message returned.
+    """
+    own = message_filter(identity, None) if identity else (lambda record: True)
+    found: list[Message] = []
+    covered = start
+    position = start
+    while True:
+        page, more = store.read_since(target, position, _PAGE)
+        for record in page:
+            if not own(record):
+                covered = record["id"]  # the caller's own post: nothing to return, safe to pass over
+                continue
+            if len(found) >= limit:
+                return {"messages": found, "latest_id": covered, "has_more": True, "since_id": start}
+            found.append(record)
+            covered = record["id"]
+        if not more:
+            return {"messages": found, "latest_id": covered, "has_more": False, "since_id": start}
+        position = page[-1]["id"]
+
+
+@dataclass
+class WaitRequest:
+    """One wait_for_messages call, validated: where it starts and what it waits for."""
+
+    relay: Relay
+    target: str
+    identity: str | None
+    since_id: int | None
+    timeout_s: float
+    from_sender: str | None
+    limit: int
+    start: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.target = normalize_target(self.target)
+        self.identity = normalize_sender(self.identity) if self.identity else None
+        self.from_sender = normalize_sender(self.from_sender) if self.from_sender else None
+        if self.since_id is None:
+            if self.identity is None:
+                raise ValueError("waiting without since_id needs an identity whose read position to use")
+            self.start = self.relay.read_position(self.identity, self.target)
+        else:
+            self.start = validate_id(self.since_id, "since_id")
+
+    def watch(self) -> ChannelWatch:
+        accept = message_filter(self.identity, self.from_sender)
+        return ChannelWatch(self.relay.store, self.target, self.start, accept)
+
+    def finish(self, found: Message | None, waited_s: float) -> dict[str, Any]:
+        """Build the result and, when it holds messages and no since_id was given, save the position."""
+        result: dict[str, Any]
+        if found is None:
+            result = {"messages": [], "latest_id": self.start, "has_more": False, "since_id": self.start}
+        else:
+            result = collect(self.relay.store, self.target, self.start, self.identity, self.limit)
+            if self.since_id is None and result["messages"]:
+                assert self.identity is not None
+                self.relay.cursors.advance(self.identity, self.target, result["latest_id"])
+        self.log(result, waited_s, "woken" if found is not None else "timeout")
+        return result
+
+    def log(self, result: dict[str, Any] | None, waited_s: float, outcome: str) -> None:
+        log_tool_call(
+            "wait_for_messages",
+            target=self.target,
+            since_id=self.start,
+            identity=self.identity if self.since_id is None else None,
+            from_sender=self.from_sender,
+            timeout_s=self.timeout_s,
+            waited_s=round(waited_s, 3),
+            returned=len(result["messages"]) if result else 0,
+            latest_id=result["latest_id"] if result else self.start,
+            outcome=outcome,
+        )
+
+
+def _request(relay: Relay, target: str, **options: Any) -> WaitRequest:
+    return WaitRequest(
+        relay,
+        target,
+        options.get("identity"),
+        options.get("since_id"),
+        clamp_timeout(options.get("timeout_s")),
+        options.get("from_sender"),
+        clamp_limit(options.get("limit"), FETCH_LIMIT_MAX),
+    )
+
+
+async def wait_for_messages(
+    relay: Relay,
+    target: str,
+    *,
+    identity: str | None,
+    since_id: int | None = None,
+    timeout_s: float | None = None,
+    from_sender: str | None = None,
+    limit: int | None = None,
+    on_progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Wait until a matching message exists, then return the unseen messages (see the module docs).
+
+    Args:
+        relay: the channels.
+        target: the channel to wait on.
+        identity: the caller; its own posts never wake it and are not returned. Needed without since_id.
+        since_id: wait for messages after this id; None uses (and then advances) the saved position.
+        timeout_s: how long to wait, clamped to 0..MAX_TIMEOUT_S; 0 checks once.
+        from_sender: wake only for a message from this sender.
+        limit: most messages to return (1..200, default 50).
+        on_progress: awaited every PROGRESS_EVERY_S while waiting, with (waited, total, message).
+
+    Returns:
+        The fetch_messages result shape; empty ``messages`` means the timeout passed.
+    """
+    request = _request(
+        relay, target, identity=identity, since_id=since_id, timeout_s=timeout_s,
+        from_sender=from_sender, limit=limit,
+    )  # fmt: skip
+    started = time.monotonic()
+    try:
+        found = await wait_async(request.watch(), request.timeout_s, on_progress)
+    except anyio.get_cancelled_exc_class():
+        # Logged so a cancelled wait can be told from one still running; nothing was read or saved.
+        with anyio.CancelScope(shield=True):
+            request.log(None, time.monotonic() - started, "cancelled")
+        raise
+    return request.finish(found, time.monotonic() - started)
+
+
+def wait_for_messages_sync(
+    relay: Relay,
+    target: str,
+    *,
+    identity: str | None,
+    since_id: int | None = None,
+    timeout_s: float | None = None,
+    from_sender: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The blocking twin of :func:`wait_for_messages`, for the CLI and hooks."""
+    request = _request(
+        relay, target, identity=identity, since_id=since_id, timeout_s=timeout_s,
+        from_sender=from_sender, limit=limit,
+    )  # fmt: skip
+    started = time.monotonic()
+    found = wait_sync(request.watch(), request.timeout_s)
+    return request.finish(found, time.monotonic() - started)
