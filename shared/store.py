@@ -30,6 +30,7 @@ from shared.models import (
     validate_id,
     validate_text,
 )
+from shared.notify import Notifier, open_notifier
 
 log = logging.getLogger("relay.store")
 
@@ -62,6 +63,8 @@ class Store(Protocol):
     def ensure_writable(self) -> None: ...
 
     def change_token(self, target: str) -> tuple[int, int, int]: ...
+
+    def change_notifier(self) -> Notifier | None: ...
 
 
 class FileStore:
@@ -341,6 +344,15 @@ class FileStore:
         except OSError as exc:
             raise StoreError(f"cannot stat channel file {path}: {exc.strerror or exc}") from None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def change_notifier(self) -> Notifier | None:
+        """A descriptor that becomes readable when any channel file changes (None: poll instead)."""
+        if not self._dirs_ready:
+            try:
+                self._make_dirs()
+            except StoreError:
+                return None
+        return open_notifier(self.channels_dir)
 
     def list_channels(self) -> list[ChannelStats]:
         """Stats of every channel that has a file, sorted by name; symlinks and stray files are skipped."""

@@ -1,15 +1,13 @@
 """Waiting for new messages without busy-reading the store: ``wait_for_messages`` for the MCP tool, the
 hooks and ``relay watch``.
 
-How a waiter wakes up: every ``POLL_S`` it compares the channel file's change token (inode, size, mtime
-from one ``stat`` call, see ``Store.change_token``) with the last one it saw, and reads the channel only
-when the token moved. The ``stat`` opens nothing and reads no message; the cost of an idle waiter is
-the event loop waking 50 times a second (1-2% of one core on a small shared VM, measured by
-scripts/bench_wait.py), and a post from any process is seen within ``POLL_S`` plus one read.
-inotify/FSEvents (watchfiles, inotify_simple) were rejected: they are Linux- or macOS-specific, miss
-writes made from another host or VM on shared and network mounts (so a stat fallback is needed
-anyway), watchfiles adds a debounce of its own, and each is one more native dependency. The full
-reasoning is in docs/architecture.md.
+How a waiter wakes up: it compares the channel file's change token (inode, size, mtime from one
+``stat`` call, see ``Store.change_token``) with the last one it saw, and reads the channel only when the
+token moved. Between looks it sleeps on the store's change notifier (Linux inotify on the channels
+folder, ``shared/notify.py``), so a post from any process wakes it within a millisecond or two and an
+idle waiter costs nothing; it still looks every ``NOTIFIED_POLL_S`` because inotify does not see writes
+made by another machine on a network mount. Where there is no notifier (macOS, Windows, the inotify
+watch limit reached) it looks every ``POLL_S`` instead. The reasoning is in docs/architecture.md.
 
 Which messages count, and how the saved read position moves (documented in docs/automation.md):
 
@@ -28,6 +26,7 @@ Which messages count, and how the saved read position moves (documented in docs/
 from __future__ import annotations
 
 import logging
+import select
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -52,7 +51,10 @@ from shared.store import Store
 log = logging.getLogger("relay.waiting")
 
 POLL_S = 0.02
-"""How often a waiter compares the channel's change token (one stat call)."""
+"""Without change notifications, how often a waiter compares the channel's change token (one stat)."""
+NOTIFIED_POLL_S = 0.5
+"""With notifications, the token is still compared this often: inotify does not see writes made by
+another machine on a network mount."""
 DEFAULT_TIMEOUT_S = 45.0
 """Below Codex's default tool timeout (tool_timeout_sec = 60) with room for the round trip."""
 MAX_TIMEOUT_S = 600.0
@@ -143,14 +145,24 @@ class ChannelWatch:
 def wait_sync(watch: ChannelWatch, timeout_s: float | None, poll_s: float = POLL_S) -> Message | None:
     """Block until ``watch`` finds a message (returned) or ``timeout_s`` passes (None; None = forever)."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    while True:
-        found = watch.poll()
-        if found is not None:
-            return found
-        now = time.monotonic()
-        if deadline is not None and now >= deadline:
-            return None
-        time.sleep(poll_s if deadline is None else min(poll_s, deadline - now))
+    notifier = watch.store.change_notifier()
+    interval = NOTIFIED_POLL_S if notifier is not None else poll_s
+    try:
+        while True:
+            found = watch.poll()
+            if found is not None:
+                return found
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return None
+            pause = interval if deadline is None else min(interval, deadline - now)
+            if notifier is None:
+                time.sleep(pause)
+            elif select.select([notifier], [], [], pause)[0]:
+                notifier.drain()
+    finally:
+        if notifier is not None:
+            notifier.close()
 
 
 async def wait_async(
@@ -160,7 +172,7 @@ async def wait_async(
     poll_s: float = POLL_S,
     progress_every_s: float = PROGRESS_EVERY_S,
 ) -> Message | None:
-    """Like :func:`wait_sync`, cancellable at every poll, with a progress callback while waiting.
+    """Like :func:`wait_sync`, cancellable at every pause, with a progress callback while waiting.
 
     Reads run on a worker thread so a long backlog never stalls the event loop; a cancelled caller
     (a closed client, an MCP cancellation) leaves at the next ``await`` with nothing changed.
@@ -168,21 +180,34 @@ async def wait_async(
     start = time.monotonic()
     deadline = start + timeout_s
     next_progress = start
-    while True:
-        if watch.changed():
-            found = await anyio.to_thread.run_sync(watch.find)
-            if found is not None:
-                return found
-        now = time.monotonic()
-        if now >= deadline:
-            return None
-        if on_progress is not None and now >= next_progress:
-            waited = round(now - start, 3)
-            await on_progress(
-                waited, timeout_s, f"waiting for messages in {watch.target} ({waited:.0f} of {timeout_s:g} s)"
-            )
-            next_progress += progress_every_s
-        await anyio.sleep(min(poll_s, deadline - now))
+    notifier = watch.store.change_notifier()
+    interval = NOTIFIED_POLL_S if notifier is not None else poll_s
+    try:
+        while True:
+            if watch.changed():
+                found = await anyio.to_thread.run_sync(watch.find)
+                if found is not None:
+                    return found
+            now = time.monotonic()
+            if now >= deadline:
+                return None
+            if on_progress is not None and now >= next_progress:
+                waited = round(now - start, 3)
+                note = f"waiting for messages in {watch.target} ({waited:.0f} of {timeout_s:g} s)"
+                await on_progress(waited, timeout_s, note)
+                next_progress += progress_every_s
+            pause = min(interval, deadline - now)
+            if on_progress is not None:
+                pause = min(pause, max(0.0, next_progress - now))
+            if notifier is None:
+                await anyio.sleep(pause)
+            else:
+                with anyio.move_on_after(pause):
+                    await anyio.wait_readable(notifier.fd)
+                    notifier.drain()
+    finally:
+        if notifier is not None:
+            notifier.close()
 
 
 def collect(store: Store, target: str, start: int, identity: str | None, limit: int) -> dict[str, Any]:
