@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
@@ -18,6 +19,7 @@ from shared.models import API_LIMIT_MAX, FETCH_LIMIT_MAX, TARGET_RULE
 from shared.relay import Relay
 from shared.transcript import UNTRUSTED_NOTE, conversation_markdown
 
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
 CHANNEL_URI = "relay://channel/{target}"
 RESOURCE_MESSAGES = 50
 
@@ -124,15 +126,22 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
     """
     server = RelayServer(relay)
 
+    def tool(annotations: ToolAnnotations) -> Callable[[_Fn], _Fn]:
+        # Docstrings are the descriptions the model reads: without their source indentation.
+        return lambda fn: server.tool(
+            description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations
+        )(fn)
+
+    def prompt(title: str) -> Callable[[_Fn], _Fn]:
+        return lambda fn: server.prompt(title=title, description=inspect.cleandoc(fn.__doc__ or ""))(fn)
+
     def who(ctx: Context) -> str:
         if identity:
             return identity
         params = ctx.session.client_params
         return identity_from_client(params.client_info.name if params else None)
 
-    @server.tool(
-        annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False, open_world_hint=False)
-    )
+    @tool(ToolAnnotations(destructive_hint=False, idempotent_hint=False, open_world_hint=False))
     def post_message(
         target: Target,
         text: Annotated[
@@ -155,7 +164,7 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
             record = relay.post(target, text, sender or who(ctx), source="mcp", reply_to=reply_to)
         return PostResult(ok=True, posted=record["id"], message=MessageRecord(**record))
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=False, open_world_hint=False))
+    @tool(ToolAnnotations(read_only_hint=False, open_world_hint=False))
     def fetch_messages(
         target: Target,
         ctx: Context,
@@ -178,7 +187,7 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
             result = relay.fetch(target, since_id=since_id, limit=limit, identity=who(ctx))
         return FetchResult(**result)
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=False, open_world_hint=False))
+    @tool(ToolAnnotations(read_only_hint=False, open_world_hint=False))
     async def wait_for_messages(
         target: Target,
         ctx: Context,
@@ -226,7 +235,7 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
             )
         return FetchResult(**result)
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+    @tool(ToolAnnotations(read_only_hint=True, open_world_hint=False))
     def list_channels() -> ChannelsResult:
         """List the known channels with their message counts, latest id, and last sender and time."""
         with _as_tool_errors():
@@ -246,7 +255,7 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
             raise ResourceError(str(exc)) from exc
         return conversation_markdown(target.strip().lower(), messages, note=UNTRUSTED_NOTE)
 
-    @server.prompt(title="Post a review packet")
+    @prompt("Post a review packet")
     def review_packet(
         target: Annotated[str, Field(description="Channel to post the packet to")] = "proj-x",
         focus: Annotated[str, Field(description="What the reviewer should look at hardest")] = "",
@@ -254,7 +263,7 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
         """Write a review packet (summary, tests, focus questions, a diff block) and post it to a channel."""
         return workflow.review_packet_prompt(target, focus)
 
-    @server.prompt(title="Review a packet and post the verdict")
+    @prompt("Review a packet and post the verdict")
     def review_reply(
         target: Annotated[str, Field(description="Channel the packet is in")] = "proj-x",
         packet_id: Annotated[str, Field(description="Id of the packet to review; default: the latest")] = "",

@@ -131,3 +131,11 @@ async def test_huge_limit_is_clamped(relay: Relay) -> None:
     async with Client(build_server(relay), raise_exceptions=True) as client:
         result = await call(client, "fetch_messages", target="t", since_id=0, limit=10**12)
     assert len(result["messages"]) == 3
+
+
+async def test_tool_descriptions_have_no_source_indentation(relay: Relay) -> None:
+    async with Client(build_server(relay), raise_exceptions=True) as client:
+        tools = (await client.list_tools()).tools
+        prompts = (await client.list_prompts()).prompts
+    for description in [t.description for t in tools] + [p.description for p in prompts]:
+        assert description and "\n " not in description, description
