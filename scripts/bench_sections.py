@@ -386,6 +386,105 @@ def section_stdio(root: Path, quick: bool, runs: int) -> dict[str, Any]:
     }
 
 
+# --- delivery through wait_for_messages --------------------------------------------------------
+
+
+def section_wait(root: Path, quick: bool, runs: int) -> dict[str, Any]:
+    """A post in one process to the return of wait_for_messages in a real relay-stdio (bench_wait.py)."""
+    import anyio
+    import bench_wait
+
+    root.mkdir(parents=True, exist_ok=True)
+    return anyio.run(bench_wait.run, 100 if quick else 500, 2.0 if quick else 10.0, root)
+
+
+# --- the viewer ------------------------------------------------------------------------------------
+
+
+def _web_times(client: Any, url: str, reps: int) -> float:
+    samples = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        response = client.get(url)
+        samples.append(time.perf_counter() - t0)
+        assert response.status_code == 200, (url, response.status_code)
+    return statistics.median(samples)
+
+
+def _poll_under_load(data_dir: Path, home: Path, clients: int, seconds: float) -> dict[str, float]:
+    """A real relay-web; ``clients`` threads poll since_id while a writer posts 10 times a second."""
+    import threading
+    import urllib.request
+
+    from tests.e2e.web_server import running_relay_web
+
+    store = FileStore(data_dir)
+    latencies: list[float] = []
+    guard = threading.Lock()
+    with running_relay_web(home, data_dir) as (base, _):
+        stop = threading.Event()
+
+        def poller() -> None:
+            since = store.stats(CHANNEL).latest_id
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                url = f"{base}/api/messages?target={CHANNEL}&since_id={since}"
+                with urllib.request.urlopen(url, timeout=60) as response:
+                    got = json.loads(response.read())
+                elapsed = time.perf_counter() - t0
+                with guard:
+                    latencies.append(elapsed)
+                since = got["latest_id"]
+                stop.wait(0.25)
+
+        def writer() -> None:
+            while not stop.is_set():
+                store.append(CHANNEL, "agent", payload(200))
+                stop.wait(0.1)
+
+        threads = [threading.Thread(target=poller) for _ in range(clients)] + [
+            threading.Thread(target=writer)
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(seconds)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    p50 = statistics.median(latencies)
+    return {"requests": len(latencies), "p50_ms": p50 * 1000, "p99_ms": pct(latencies, 0.99) * 1000}
+
+
+def section_web(root: Path, quick: bool, runs: int) -> dict[str, Any]:
+    from relay_web import create_app
+
+    sizes = [1_000, 20_000] if quick else [1_000, 100_000]
+    reps = 30 if quick else 100
+    seconds: dict[str, dict[str, float]] = {}
+    for count in sizes:
+        data_dir = root / f"n{count}"
+        build_channel(data_dir, CHANNEL, count)
+        client = create_app(resolve_config({"data_dir": str(data_dir)}, env={})).test_client()
+        urls = {
+            "api_since_near_end": f"/api/messages?target={CHANNEL}&since_id={count - 50}",
+            "api_since_middle": f"/api/messages?target={CHANNEL}&since_id={count // 2}",
+            "channel_page": f"/channels/{CHANNEL}",
+        }
+        for name, url in urls.items():
+            client.get(url)  # the page's render cache is warm, as for every reader after the first
+            value = statistics.median([_web_times(client, url, reps) for _ in range(runs)])
+            seconds.setdefault(name, {})[str(count)] = value
+    big = str(sizes[-1])
+    load = _poll_under_load(root / f"n{sizes[0]}", root / "home", 50, 5.0 if quick else 20.0)
+    return {
+        "seconds": seconds,
+        "largest": sizes[-1],
+        "ratio_largest_vs_1k": {name: row[big] / row["1000"] for name, row in seconds.items()},
+        "load_50_clients": load,
+        "load_p99_over_p50": load["p99_ms"] / load["p50_ms"],
+    }
+
+
 # --- the report --------------------------------------------------------------------------------
 
 
@@ -439,6 +538,23 @@ def render_table(results: dict[str, Any]) -> str:
             f"{med['bare_call_s'] * 1000:.2f}", ratios["fetch_round_trip"], "<= 1.3")  # fmt: skip
         row("idle RSS (MB)", f"{med['relay_idle_rss_mb']:.1f}", f"{med['bare_idle_rss_mb']:.1f}",
             ratios["idle_rss"], "<= 1.3")  # fmt: skip
+    if "wait" in sections:
+        wt = sections["wait"]
+        row(f"wait_for_messages delivery, median ms ({wt['messages']} posts)", f"{wt['median_ms']:.1f}", "",
+            None, "< 20 ms")  # fmt: skip
+        row("wait_for_messages delivery, p99 ms", f"{wt['p99_ms']:.1f}", "", None, "< 100 ms")
+        if "idle_cpu_percent" in wt:
+            row("idle waiter CPU (% of a core)", f"{wt['idle_cpu_percent']:.2f}", "", None, "")
+    if "web" in sections:
+        wb = sections["web"]
+        big = wb["largest"]
+        for name, ratio in wb["ratio_largest_vs_1k"].items():
+            secs = wb["seconds"][name]
+            row(f"viewer {name} at {big:,} vs 1,000 msgs (ms)", f"{secs[str(big)] * 1000:.2f}",
+                f"{secs['1000'] * 1000:.2f}", ratio, "<= 2")  # fmt: skip
+        ld = wb["load_50_clients"]
+        row("API p99 vs p50 (ms), 50 clients polling + a writer", f"{ld['p99_ms']:.1f}",
+            f"{ld['p50_ms']:.1f}", wb["load_p99_over_p50"], "<= 10")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -447,4 +563,6 @@ ALL: dict[str, Callable[..., dict[str, Any]]] = {
     "latency": section_latency,
     "reads": section_reads,
     "stdio": section_stdio,
+    "wait": section_wait,
+    "web": section_web,
 }

@@ -30,7 +30,7 @@ from shared.models import (
     validate_id,
     validate_text,
 )
-from shared.notify import Notifier, open_notifier
+from shared.notify import Notifier, NotifierPool
 
 log = logging.getLogger("relay.store")
 
@@ -102,6 +102,7 @@ class FileStore:
         self._channels_prefix = str(self.channels_dir) + os.sep
         self._locks_prefix = str(self.locks_dir) + os.sep
         self._handles = HandleCache()
+        self._notifiers = NotifierPool(self.channels_dir)
         weakref.finalize(self, self._handles.close)
 
     # --- paths and files -------------------------------------------------------------------------
@@ -352,7 +353,7 @@ class FileStore:
                 self._make_dirs()
             except StoreError:
                 return None
-        return open_notifier(self.channels_dir)
+        return self._notifiers.get()
 
     def list_channels(self) -> list[ChannelStats]:
         """Stats of every channel that has a file, sorted by name; symlinks and stray files are skipped."""

@@ -43,3 +43,18 @@ def test_closing_twice_is_harmless(data_dir: Path) -> None:
     notifier.close()
     notifier.close()
     assert notifier.fileno() == -1
+
+
+def test_a_closed_notifier_is_reused_without_stale_events(data_dir: Path) -> None:
+    store = FileStore(data_dir)
+    first = store.change_notifier()
+    assert first is not None
+    fd = first.fileno()
+    store.append("t", "a", "an event nobody read")
+    first.close()  # back to the pool, with an event pending
+    second = store.change_notifier()
+    assert second is not None and second.fileno() == fd
+    assert not readable(second, 0)
+    store.append("t", "a", "a new event")
+    assert readable(second, 10)
+    second.close()
