@@ -208,6 +208,8 @@ def offset_after_id(fd: int, end: int, since_id: int, max_line: int) -> int:
     only move the probe forward. The caller scans forward from the result.
     """
     lo, hi = 0, end
+    if since_id <= 0:
+        return 0
     while hi - lo > PROBE:
         mid = next_line_start(fd, (lo + hi) // 2, hi)
         found = _first_id(fd, mid, hi, max_line)
