@@ -115,6 +115,8 @@ def _parse_optional_str(raw: Any, from_text: bool) -> str | None:
 
 
 def _parse_path(raw: Any, from_text: bool) -> str:
+    if isinstance(raw, os.PathLike):  # click's --data-dir hands over a Path
+        raw = os.fspath(raw)
     text = _parse_str(raw, from_text)
     if not text:
         raise ValueError("expected a path")

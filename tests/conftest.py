@@ -54,3 +54,10 @@ def store(data_dir: Path) -> FileStore:
 @pytest.fixture
 def relay(config: Config) -> Relay:
     return Relay(config)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Print what the reliability tests tried (see tests/reliability.py and docs/reliability.md)."""
+    from tests import reliability
+
+    reliability.report(terminalreporter, config)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from relay_stdio.cli.check import check
 from relay_stdio.cli.context import CliState
 from relay_stdio.cli.messages import channels, post, tail
 from relay_stdio.cli.settings import config
@@ -38,3 +39,4 @@ def main(ctx: click.Context, config_path: Path | None, data_dir: Path | None, se
 
 for command in (post, tail, channels, config):
     main.add_command(command)
+main.add_command(check)
