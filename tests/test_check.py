@@ -201,7 +201,8 @@ def test_repair_while_agents_post_loses_no_post(data_dir: Path, tmp_path: Path) 
             time.sleep(0.01)
         env = {**os.environ, "CLAUDE_CODEX_DATA_DIR": str(data_dir)}
         relay = [sys.executable, "-c", "from relay_stdio.cli import main; main()"]
-        done = subprocess.run([*relay, "check", "--repair", "busy"], env=env, capture_output=True, timeout=120)
+        command = [*relay, "check", "--repair", "busy"]
+        done = subprocess.run(command, env=env, capture_output=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
         at_repair = store.stats("busy").latest_id
         while store.stats("busy").latest_id < at_repair + 200:  # and they went on posting afterwards
