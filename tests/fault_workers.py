@@ -221,3 +221,17 @@ def busy_poster(data_dir: str, target: str, timeout_s: float, out: str) -> None:
         result = {"ok": False, "error": str(exc)}
     result["seconds"] = time.monotonic() - started
     Path(out).write_text(json.dumps(result), encoding="utf-8")
+
+
+def post_then_die(data_dir: str, target: str, text: str, fsync: bool, through_relay: bool) -> None:
+    """Post one message and SIGKILL this process the moment the post returns: a crash right after."""
+    import signal
+
+    config = resolve_config({"data_dir": data_dir, "fsync": fsync}, env={})
+    relay = Relay(config)
+    if through_relay:
+        setup_logging(config, stderr_level=logging.CRITICAL)
+        relay.post(target, text, "crasher", source="cli")
+    else:
+        relay.store.append(target, "crasher", text)
+    os.kill(os.getpid(), signal.SIGKILL)
