@@ -235,3 +235,29 @@ def post_then_die(data_dir: str, target: str, text: str, fsync: bool, through_re
     else:
         relay.store.append(target, "crasher", text)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def serve_posts() -> None:
+    """Post what each stdin line asks (JSON: data_dir, max, target, sender, text); answer one JSON line each.
+
+    Lets property tests put some posts in another process without paying a start-up per post.
+    """
+    import sys
+
+    from shared.errors import RelayError
+
+    stores: dict[tuple[str, int], FileStore] = {}
+    for line in sys.stdin:
+        ask = json.loads(line)
+        key = (ask["data_dir"], ask["max"])
+        store = stores.setdefault(key, FileStore(Path(key[0]), max_message_bytes=key[1]))
+        try:
+            answer: dict[str, Any] = {"record": store.append(ask["target"], ask["sender"], ask["text"])}
+        except RelayError as exc:
+            answer = {"error": type(exc).__name__, "message": str(exc)}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    serve_posts()
