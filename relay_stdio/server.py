@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from relay_stdio.identity import identity_from_client
@@ -73,6 +73,30 @@ class ChannelsResult(BaseModel):
     details: list[ChannelDetail]
 
 
+class _StrictArgumentsServer(MCPServer):
+    """An MCPServer that refuses arguments a tool does not have.
+
+    The SDK ignores unknown arguments, so a model that writes ``sinceId`` instead of ``since_id`` would
+    silently read from its saved position; an error naming the valid arguments lets it fix the call.
+    A tool without arguments ignores extras: nothing can be misspelt there, and some clients send a
+    placeholder argument to such tools.
+    """
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        tool = next((tool for tool in await self.list_tools() if tool.name == name), None)
+        known = sorted(tool.input_schema.get("properties", {})) if tool is not None else []
+        if known:
+            unknown = sorted(set(arguments) - set(known))
+            if unknown:
+                raise ToolError(
+                    f"{name} has no argument {', '.join(map(repr, unknown))}; its arguments are "
+                    f"{', '.join(known)}. Remove or rename the argument and call again"
+                )
+        return await super().call_tool(name, arguments, context)
+
+
 @contextmanager
 def _as_tool_errors() -> Iterator[None]:
     """Turn the relay's own errors into tool errors whose text the model can act on."""
@@ -89,7 +113,7 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
         relay: the channels to serve.
         identity: this process's sender name; when None it is derived per call from the client's name.
     """
-    server = MCPServer(
+    server = _StrictArgumentsServer(
         "claude-codex-relay", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )
 
