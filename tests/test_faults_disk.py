@@ -9,11 +9,9 @@ from __future__ import annotations
 import errno
 import json
 import os
-import resource
-import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,12 +39,13 @@ def unmount(where: Path) -> None:
 
 
 def relay(
-    data_dir: Path, *args: str, stdin: str = "", preexec: Callable[[], None] | None = None
+    data_dir: Path, *args: str, stdin: str = "", file_size_limit: int | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CLAUDE_CODEX_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [*RELAY, *args], input=stdin, env=env, capture_output=True, text=True, timeout=120, preexec_fn=preexec
-    )
+    command = [*RELAY, *args]
+    if file_size_limit is not None:
+        command = [*limited(file_size_limit), *command]
+    return subprocess.run(command, input=stdin, env=env, capture_output=True, text=True, timeout=120)
 
 
 def assert_valid_channel(path: Path, texts: list[str]) -> None:
@@ -94,12 +93,16 @@ def fill(folder: Path) -> list[Path]:
     raise AssertionError("the filesystem never filled up")
 
 
-def limit_file_size(limit: int) -> Callable[[], None]:
-    def apply() -> None:  # runs in the child between fork and exec
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death, as Python itself does
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
-
-    return apply
+def limited(limit: int) -> list[str]:
+    """A command prefix that runs the rest under RLIMIT_FSIZE=``limit`` (no preexec_fn: thread-safe)."""
+    # Python ignores SIGXFSZ, and an ignored signal stays ignored across exec: writes get EFBIG.
+    code = (
+        "import os, resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]; "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), hard)); "
+        "os.execv(sys.argv[2], sys.argv[2:])"
+    )
+    return [sys.executable, "-c", code, str(limit)]
 
 
 @pytest.mark.slow
@@ -156,7 +159,7 @@ def _full_disk_by_file_size_limit(data_dir: Path) -> None:
     channel = FileStore(data_dir).channel_path("t")
     limit = channel.stat().st_size + 1000
     for size in (3000, 20_000):  # the kernel writes up to the limit, then refuses
-        done = relay(data_dir, "post", "t", "-", stdin="y" * size, preexec=limit_file_size(limit))
+        done = relay(data_dir, "post", "t", "-", stdin="y" * size, file_size_limit=limit)
         assert_clean_failure(done, "File too large")
         assert_valid_channel(channel, texts)
         count("disk.full_disk_posts_refused")
