@@ -209,7 +209,13 @@ def check_store(store: FileStore, targets: Sequence[str] = (), *, repair: bool =
             _check_symlink(store, name, path, report, repair)
         elif kind != "file":
             report.problems.append(
-                Problem(path, None, "not a regular file", f"a {kind} where a channel file belongs", False)
+                Problem(
+                    path,
+                    None,
+                    "not a regular file",
+                    f"a {kind} where a channel file belongs; move it out of the channels folder",
+                    repairable=False,
+                )
             )
         else:
             _check_channel(store, name[: -len(SUFFIX)], path, report, repair)

@@ -18,11 +18,11 @@ from shared.store import FileStore
 )
 @pass_state
 def check(state: CliState, targets: tuple[str, ...], repair: bool) -> None:
-    """Check channel files (all, or each TARGET) for torn, malformed or oversize lines, bad ids,
-    symlinks and stray files, printing each problem as FILE:LINE: KIND: DETAIL.
+    """Find damaged channel files (all, or each TARGET); --repair fixes them without deleting.
 
-    Exit status 1 when problems are found; with --repair, when some could not be repaired. Repairing
-    never deletes anything and is safe while agents keep posting.
+    Reports torn, malformed, oversize or non-UTF-8 lines, duplicate or decreasing ids, symlinked
+    channels and stray files, one per line as FILE:LINE: KIND: DETAIL. Exit status 1 when problems are
+    found; with --repair, when some could not be repaired. Safe while agents keep posting.
     """
     with user_errors():
         store = state.relay.store
