@@ -45,9 +45,9 @@ def main(config_path: Path | None, data_dir: Path | None, sender: str | None) ->
     """
     try:
         config = resolve_config({"config": config_path, "data_dir": data_dir, "sender": sender})
-        setup_logging(config)
         relay = Relay(config)
-        relay.store.ensure_writable()
+        relay.store.ensure_writable()  # first, so an unwritable store is named as such, not as a log file
+        setup_logging(config)
     except (ConfigError, StoreError) as exc:
         # stdout is the MCP wire: errors go to stderr, where clients show them in their server logs.
         click.echo(f"relay-stdio: {exc}", err=True)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.types import Resource, ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, Resource, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from relay_stdio.identity import identity_from_client
@@ -81,6 +81,35 @@ class ChannelsResult(BaseModel):
     details: list[ChannelDetail]
 
 
+class _StrictArgumentsServer(MCPServer):
+    """An MCPServer that refuses arguments a tool does not have.
+
+    The SDK ignores unknown arguments, so a model that writes ``sinceId`` instead of ``since_id`` would
+    silently read from its saved position; an error naming the valid arguments lets it fix the call.
+    A tool without arguments ignores extras: nothing can be misspelt there, and some clients send a
+    placeholder argument to such tools.
+    """
+
+    _arguments: dict[str, list[str]] | None = None
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        if self._arguments is None:  # tools are all registered before the first call; list them once
+            self._arguments = {
+                tool.name: sorted(tool.input_schema.get("properties", {})) for tool in await self.list_tools()
+            }
+        known = self._arguments.get(name, [])
+        if known:
+            unknown = sorted(set(arguments) - set(known))
+            if unknown:
+                raise ToolError(
+                    f"{name} has no argument {', '.join(map(repr, unknown))}; its arguments are "
+                    f"{', '.join(known)}. Remove or rename the argument and call again"
+                )
+        return await super().call_tool(name, arguments, context)
+
+
 @contextmanager
 def _as_tool_errors() -> Iterator[None]:
     """Turn the relay's own errors into tool errors whose text the model can act on."""
@@ -90,8 +119,9 @@ def _as_tool_errors() -> Iterator[None]:
         raise ToolError(str(exc)) from exc
 
 
-class RelayServer(MCPServer):
-    """An MCPServer whose resource list names every channel, so clients can offer them for @-mentions."""
+class RelayServer(_StrictArgumentsServer):
+    """The relay's server: strict tool arguments, and a resource list that names every channel, so
+    clients can offer them for @-mentions."""
 
     def __init__(self, relay: Relay) -> None:
         super().__init__(

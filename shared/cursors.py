@@ -6,6 +6,7 @@ A position only moves forward, whatever order concurrent readers of one identity
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -21,13 +22,25 @@ from shared.models import normalize_sender, normalize_target
 log = logging.getLogger("relay.cursors")
 
 
+# Most file systems allow 255 bytes per name; a 64-character non-ASCII sender escapes to 700+.
+_MAX_ESCAPED = 200
+
+
 def identity_filename(identity: str) -> str:
-    """A file name for any sender string: ASCII letters, digits, '-' and '_' kept, the rest %XX-escaped."""
+    """A file name for any sender string: ASCII letters, digits, '-' and '_' kept, the rest %XX-escaped.
+
+    A name that would escape to more than 200 characters is cut there and ends in ``~`` plus a hash of
+    the whole identity (``~`` is always escaped, so such a name never equals a plain escaped one).
+    """
+    folded = identity.lower().encode("utf-8")
     safe = []
-    for byte in identity.lower().encode("utf-8"):
+    for byte in folded:
         char = chr(byte)
         safe.append(char if char.isascii() and (char.isalnum() or char in "-_") else f"%{byte:02X}")
-    return "".join(safe) + ".json"
+    name = "".join(safe)
+    if len(name) > _MAX_ESCAPED:
+        name = name[:_MAX_ESCAPED] + "~" + hashlib.sha256(folded).hexdigest()[:32]
+    return name + ".json"
 
 
 class CursorStore:

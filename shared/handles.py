@@ -94,8 +94,11 @@ class HandleCache:
                     handle.mutex.release()
 
     @contextmanager
-    def locked(self, key: str, lock_path: str, data_path: str, timeout_s: float) -> Iterator[int]:
-        """Hold the channel exclusively and yield its data file descriptor (opened for appending).
+    def locked(
+        self, key: str, lock_path: str, data_path: str, timeout_s: float, open_file: bool = True
+    ) -> Iterator[int]:
+        """Hold the channel exclusively and yield its data file descriptor (opened for appending), or
+        -1 when ``open_file`` is false.
 
         Raises:
             LockTimeout: another thread or process held the channel for ``timeout_s``.
@@ -114,7 +117,11 @@ class HandleCache:
                 handle.lock_fd = None  # the descriptor now belongs to the waiting thread, or is closed
                 raise
             try:
-                yield handle.current_data_fd()
+                if open_file:
+                    yield handle.current_data_fd()
+                else:
+                    handle.close_data()  # the caller may replace or move the file
+                    yield -1
             finally:
                 fcntl.flock(handle.lock_fd, fcntl.LOCK_UN)
         finally:

@@ -7,6 +7,7 @@ The store opens the files and takes the locks; the functions here only read.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ BadLine = Callable[[int, str], None]
 
 # Lines the relay writes start with the id; reading it this way is ~10x cheaper than json.loads and
 # is all that is needed to skip a record. Anything else falls back to the full parse.
-_ID_PREFIX = re.compile(rb'\{"id": (\d{1,18}),')
+_ID_PREFIX = re.compile(rb'\{"id": ([1-9]\d{0,17}),')
 
 
 def record_id(line: bytes | None) -> int | None:
@@ -37,16 +38,33 @@ def record_id(line: bytes | None) -> int | None:
 
 
 def parse_record(line: bytes | None) -> Message | None:
-    """Return the record a line holds, or None if it is not a JSON object with an integer ``id``."""
+    """Return the record a line holds, or None if it is not a valid record.
+
+    A valid record is a JSON object with an integer ``id`` >= 1, a finite number ``ts`` and string
+    ``target``, ``sender`` and ``text``: anything less (a hand edit such as ``{"id": 9}``) would be
+    served to clients that rely on those fields, so it is skipped like any other malformed line.
+    """
     if line is None:
         return None
     try:
         record = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
         return None
-    if not isinstance(record, dict) or type(record.get("id")) is not int:
+    if not isinstance(record, dict) or not _is_record(record):
         return None
     return record
+
+
+def _is_record(record: dict[str, object]) -> bool:
+    record_id, ts = record.get("id"), record.get("ts")
+    return (
+        type(record_id) is int
+        and record_id >= 1
+        and isinstance(ts, (int, float))
+        and not isinstance(ts, bool)
+        and math.isfinite(ts)
+        and all(isinstance(record.get(key), str) for key in ("target", "sender", "text"))
+    )
 
 
 def complete_end(fd: int, size: int) -> int:
@@ -281,3 +299,18 @@ def offset_of_id(fd: int, end: int, first_id: int, max_line: int) -> int:
         if record is not None and record["id"] >= first_id:
             return offset
     return end
+
+
+def spans_forward(fd: int, start: int, end: int, max_line: int) -> Iterator[tuple[int, int, bytes | None]]:
+    """Yield (offset, length without ``\\n``, line or None when longer than ``max_line``) from ``start``.
+
+    Like :func:`lines_forward`, but also gives each line's length, so a checker can copy or quarantine
+    a line it did not hold in memory.
+    """
+    previous: tuple[int, bytes | None] | None = None
+    for offset, line in lines_forward(fd, start, end, max_line):
+        if previous is not None:
+            yield previous[0], offset - previous[0] - 1, previous[1]
+        previous = (offset, line)
+    if previous is not None:
+        yield previous[0], end - previous[0] - 1, previous[1]

@@ -13,10 +13,11 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from shared import jsonl, locking
 from shared.errors import StoreBusy, StoreError
@@ -39,6 +40,8 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False)
 CHANNELS_DIR = "channels"
 LOCKS_DIR = "locks"
 SUFFIX = ".jsonl"
+COPY_CHUNK = 1024 * 1024
+T = TypeVar("T")
 
 
 class Store(Protocol):
@@ -140,14 +143,15 @@ class FileStore:
             raise StoreError(f"cannot open channel file {path}: {exc.strerror or exc}") from None
 
     @contextmanager
-    def _locked(self, target: str) -> Iterator[int]:
-        """Hold the channel's lock (against threads and processes) and yield its file, open for append."""
+    def _locked(self, target: str, open_file: bool = True) -> Iterator[int]:
+        """Hold the channel's lock (against threads and processes) and yield its file, open for append
+        (-1 with ``open_file=False``, for repairs that replace or move the file)."""
         lock_path = self._locks_prefix + target + ".lock"
         data_path = self._channels_prefix + target + SUFFIX
         if not self._dirs_ready:
             self._make_dirs()
         try:
-            with self._handles.locked(target, lock_path, data_path, self.lock_timeout_s) as fd:
+            with self._handles.locked(target, lock_path, data_path, self.lock_timeout_s, open_file) as fd:
                 yield fd
         except locking.LockTimeout:
             raise StoreBusy(
@@ -205,7 +209,10 @@ class FileStore:
         if reply_to is not None:
             validate_id(reply_to, "reply_to")
         with self._locked(target) as fd:
-            return self._append_locked(fd, target, sender, text, source, reply_to)
+            record = self._append_locked(fd, target, sender, text, source, reply_to)
+        if self.fsync and record["id"] == 1:
+            self._sync_dir(self.channels_dir)  # a new file survives a power loss only with its folder entry
+        return record
 
     def _append_locked(
         self, fd: int, target: str, sender: str, text: str, source: str | None, reply_to: int | None
@@ -376,6 +383,168 @@ class FileStore:
                 log.warning("skipping %s in the channel list: %s", entry.path, exc)
         return sorted(found, key=lambda s: s.target)
 
+    # --- checking and repair (``relay check``; the rules live in shared/check.py) -------------------
+
+    def channel_entries(self) -> list[tuple[str, str]]:
+        """(name, kind) of every entry of the channels folder; kind is file, symlink, dir or other."""
+        try:
+            entries = list(os.scandir(self.channels_dir))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreError(f"cannot list {self.channels_dir}: {exc.strerror or exc}") from None
+        found = []
+        for entry in entries:
+            if entry.is_symlink():
+                kind = "symlink"
+            elif entry.is_file(follow_symlinks=False):
+                kind = "file"
+            elif entry.is_dir(follow_symlinks=False):
+                kind = "dir"
+            else:
+                kind = "other"
+            found.append((entry.name, kind))
+        return sorted(found)
+
+    def scan(self, target: str, inspect: Callable[[Iterator[ScannedLine]], T]) -> T | None:
+        """Run ``inspect`` over every line of a channel file, torn tail included; None if it has no file.
+
+        Takes no lock, so writers are never held up by a check; a line being written at this very
+        moment may show up as a torn tail.
+        """
+        target = normalize_target(target)
+        fd = self._open_for_reading(self._channels_prefix + target + SUFFIX)
+        if fd is None:
+            return None
+        try:
+            return inspect(self._scanned_lines(fd, os.fstat(fd).st_size))
+        except OSError as exc:
+            raise StoreError(f"cannot read channel {target!r}: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
+
+    def repair(
+        self, target: str, inspect: Callable[[Iterator[ScannedLine]], Sequence[tuple[int, int]]]
+    ) -> RepairOutcome:
+        """Move the lines ``inspect`` names as (offset, length) to a quarantine file; rewrite the channel.
+
+        Everything happens under the channel lock, so no post is lost; the quarantine file
+        (``<target>.jsonl.quarantine-<UTC time>``, beside the channel) is flushed to disk before the new
+        channel file replaces the old one with ``os.replace``, so no line is ever deleted.
+        """
+        target = normalize_target(target)
+        path = self.channels_dir / (target + SUFFIX)
+        with self._locked(target, open_file=False):
+            fd = self._open_for_reading(str(path))
+            if fd is None:
+                return RepairOutcome(None, 0)
+            tmp: Path | None = None
+            try:
+                size = os.fstat(fd).st_size
+                bad = sorted(set(inspect(self._scanned_lines(fd, size))))
+                if not bad:
+                    return RepairOutcome(None, 0)
+                quarantine = self._write_quarantine(fd, target, bad, size)
+                out, tmp = self._create_exclusive(f".{target}{SUFFIX}.repair-{os.getpid()}.tmp")
+                try:
+                    kept_from = 0
+                    for offset, length in bad:
+                        _copy_range(fd, out, kept_from, offset)
+                        kept_from = min(size, offset + length + 1)
+                    _copy_range(fd, out, kept_from, size)
+                    os.fsync(out)
+                finally:
+                    os.close(out)
+                os.replace(tmp, path)
+                tmp = None
+                self._sync_dir(self.channels_dir)
+            except OSError as exc:
+                raise StoreError(
+                    f"could not repair channel {target!r}: {exc.strerror or exc}; the channel file was "
+                    "left as it was"
+                ) from None
+            finally:
+                os.close(fd)
+                if tmp is not None:
+                    tmp.unlink(missing_ok=True)  # our own half-written copy, never channel data
+        with self._cache_lock:
+            self._tail_cache.pop(target, None)
+        return RepairOutcome(quarantine, len(bad))
+
+    def move_aside(self, name: str) -> Path:
+        """Rename an entry of the channels folder (e.g. a symlinked channel) to ``<name>.moved-<UTC time>``.
+
+        The entry itself is renamed: a symbolic link is never followed, its target never touched.
+        """
+        if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise StoreError(f"{name!r} is not an entry of the channels folder")
+        source = self.channels_dir / name
+        stem = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else ""
+        try:
+            target = normalize_target(stem) if stem else None
+        except ValueError:
+            target = None
+        lock = self._locked(target, open_file=False) if target == stem and target else nullcontext()
+        with lock:
+            for attempt in range(1000):
+                suffix = f"-{attempt}" if attempt else ""
+                aside = self.channels_dir / f"{name}.moved-{_stamp()}{suffix}"
+                if not os.path.lexists(aside):
+                    break
+            try:
+                os.rename(source, aside)
+            except OSError as exc:
+                raise StoreError(f"cannot move {source} aside: {exc.strerror or exc}") from None
+            self._sync_dir(self.channels_dir)
+        return aside
+
+    def _scanned_lines(self, fd: int, size: int) -> Iterator[ScannedLine]:
+        end = jsonl.complete_end(fd, size) if size else 0
+        number = 0
+        for offset, length, data in jsonl.spans_forward(fd, 0, end, self.max_line):
+            number += 1
+            yield ScannedLine(number, offset, length, data, True)
+        if size > end:
+            tail = os.pread(fd, size - end, end) if size - end <= self.max_line else None
+            yield ScannedLine(number + 1, end, size - end, tail, False)
+
+    def _write_quarantine(self, fd: int, target: str, bad: list[tuple[int, int]], size: int) -> Path:
+        out, path = self._create_exclusive(f"{target}{SUFFIX}.quarantine-{_stamp()}")
+        try:
+            for offset, length in bad:
+                _copy_range(fd, out, offset, min(size, offset + length))
+                _write_all(out, b"\n")
+            os.fsync(out)
+        finally:
+            os.close(out)
+        return path
+
+    def _create_exclusive(self, name: str) -> tuple[int, Path]:
+        flags = (
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        )
+        for attempt in range(1000):
+            path = self.channels_dir / (name if not attempt else f"{name}-{attempt}")
+            try:
+                return os.open(path, flags, 0o644), path
+            except FileExistsError:
+                continue
+        raise StoreError(f"cannot create a new file named like {self.channels_dir / name}")
+
+    @staticmethod
+    def _sync_dir(folder: Path) -> None:
+        """Flush a folder's entries (a new or renamed file) to disk; best effort where unsupported."""
+        try:
+            dir_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return
+        try:
+            os.fsync(dir_fd)
+        except OSError:
+            pass
+        finally:
+            os.close(dir_fd)
+
 
 def _stats_of(target: str, last: dict[str, Any] | None) -> ChannelStats:
     if last is None:
@@ -389,3 +558,42 @@ def _stats_of(target: str, last: dict[str, Any] | None) -> ChannelStats:
         last_ts=float(ts) if isinstance(ts, (int, float)) else None,
         last_sender=sender if isinstance(sender, str) else None,
     )
+
+
+@dataclass(frozen=True)
+class ScannedLine:
+    """One line of a channel file as ``relay check`` sees it."""
+
+    number: int  # 1-based line number
+    offset: int  # byte offset of the line's start
+    length: int  # bytes, without the line end
+    data: bytes | None  # None when longer than the store's line limit (never held in memory)
+    complete: bool  # False for a torn last line (no line end)
+
+
+@dataclass(frozen=True)
+class RepairOutcome:
+    """What :meth:`FileStore.repair` did: the quarantine file it wrote and how many lines it moved there."""
+
+    quarantine: Path | None
+    moved: int
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    written = os.write(fd, data)
+    while written < len(data):
+        written += os.write(fd, data[written:])
+
+
+def _copy_range(src: int, dst: int, start: int, stop: int) -> None:
+    pos = start
+    while pos < stop:
+        block = os.pread(src, min(COPY_CHUNK, stop - pos), pos)
+        if not block:
+            raise OSError(errno.EIO, "the channel file shrank while it was being repaired")
+        _write_all(dst, block)
+        pos += len(block)

@@ -79,3 +79,10 @@ def app(make_app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Print what the reliability tests tried (see tests/reliability.py and docs/reliability.md)."""
+    from tests import reliability
+
+    reliability.report(terminalreporter, config)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from relay_stdio.cli.check import check
 from relay_stdio.cli.context import CliState
 from relay_stdio.cli.messages import channels, post, tail
 from relay_stdio.cli.settings import config
@@ -46,3 +47,5 @@ from relay_stdio.cli.watch import watch  # noqa: E402
 
 for command in (watch, hook, setup):
     main.add_command(command)
+
+main.add_command(check)

@@ -36,8 +36,11 @@ class CliState:
     def relay(self) -> Relay:
         if self._relay is None:
             with user_errors():
+                relay = Relay(self.config)
+                # At start-up, so an unwritable data dir is one clear error naming it, not a failed post.
+                relay.store.ensure_writable()
                 setup_logging(self.config)
-                self._relay = Relay(self.config)
+                self._relay = relay
         return self._relay
 
     def person(self, sender: str | None) -> str:

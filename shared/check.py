@@ -1,0 +1,267 @@
+"""``relay check``: find damage in the store's channel files, and repair it without deleting anything.
+
+The rules of what counts as damage live here; the store does every file operation (``FileStore.scan``,
+``FileStore.repair``, ``FileStore.move_aside``), so this module never opens a channel file itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared import jsonl
+from shared.errors import StoreError
+from shared.models import normalize_target
+from shared.store import SUFFIX, FileStore, ScannedLine
+
+OURS = (".quarantine-", ".moved-")  # files relay check itself leaves beside a channel
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the store, with the file and (for a line) the 1-based line number."""
+
+    path: Path
+    line: int | None
+    kind: str
+    detail: str
+    offset: int = 0
+    length: int = 0
+    repairable: bool = True  # --repair fixes it by moving lines or the entry aside
+    error: bool = True  # False for a note that does not make the check fail
+
+    def describe(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
+        return f"{where}: {self.kind}: {self.detail}"
+
+
+@dataclass
+class CheckReport:
+    """Everything one run of ``relay check`` found and did."""
+
+    files: int = 0
+    lines: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    repaired: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.error]
+
+    @property
+    def unrepaired(self) -> int:
+        return len(self.errors) - self.repaired
+
+    def summary(self, repair: bool) -> str:
+        found = f"checked {self.files} channel file(s), {self.lines} line(s): {len(self.errors)} problem(s)"
+        if not repair:
+            return found + (" (run `relay check --repair` to fix them)" if self.errors else "")
+        return f"{found}, {self.repaired} repaired, {self.unrepaired} left"
+
+
+class _LineRules:
+    """Classifies the lines of one channel file, in order, as the readers would treat them."""
+
+    def __init__(self, path: Path, max_line: int) -> None:
+        self.path = path
+        self.max_line = max_line
+        self.problems: list[Problem] = []
+        self.lines = 0
+        self.last_id = 0
+        self.ids = array("q")  # kept ids, increasing: tells a duplicate from an id that goes back
+
+    def inspect(self, lines: Iterator[ScannedLine]) -> list[tuple[int, int]]:
+        for line in lines:
+            self.lines += 1
+            kind, detail = self._judge(line)
+            if kind:
+                self.problems.append(Problem(self.path, line.number, kind, detail, line.offset, line.length))
+        return [(p.offset, p.length) for p in self.problems if p.repairable]
+
+    def _judge(self, line: ScannedLine) -> tuple[str, str]:
+        if not line.complete:
+            return "torn tail", (
+                f"the last {line.length} byte(s) have no line end (a writer was killed mid-line, or is "
+                "writing right now); readers ignore them and the next post cuts them off"
+            )
+        if line.data is None:
+            return "oversize line", (
+                f"{line.length} bytes, over the {self.max_line}-byte limit for one record; readers skip it"
+            )
+        if not line.data.strip():
+            return "malformed line", "an empty line; readers skip it"
+        try:
+            line.data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return "invalid UTF-8", f"byte {exc.start} of the line is not UTF-8; readers skip the line"
+        record = jsonl.parse_record(line.data)
+        if record is None:
+            return "malformed line", f"{_why_not_a_record(line.data)}; readers skip it"
+        record_id: int = record["id"]
+        if record_id <= self.last_id:
+            where = bisect_left(self.ids, record_id)
+            if where < len(self.ids) and self.ids[where] == record_id:
+                return "duplicate id", f"id {record_id} was used by an earlier line; readers may skip it"
+            return "non-increasing id", (
+                f"id {record_id} comes after id {self.last_id}; ids must grow in file order"
+            )
+        if record_id > self.last_id + 1:
+            first, last = self.last_id + 1, record_id - 1
+            missing = f"{first}-{last}" if last > first else f"{first}"
+            self.problems.append(
+                Problem(
+                    self.path,
+                    line.number,
+                    "id gap",
+                    f"id(s) {missing} are missing before id {record_id} (lines removed by hand?); "
+                    "reads still work, nothing to repair",
+                    repairable=False,
+                    error=False,
+                )
+            )
+        self.last_id = record_id
+        self.ids.append(record_id)
+        return "", ""
+
+
+def _why_not_a_record(data: bytes) -> str:
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        return "JSON nested too deeply"
+    except ValueError as exc:
+        return f"not valid JSON ({getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')})"
+    if not isinstance(value, dict):
+        return f"a JSON {type(value).__name__}, not an object"
+    wanted = ("id", "ts", "target", "sender", "text")
+    missing = [key for key in wanted if key not in value]
+    if missing:
+        return f"a JSON object without {', '.join(missing)}"
+    return "a JSON object whose id, ts, target, sender or text has the wrong type or value"
+
+
+def _classify_entry(name: str, kind: str) -> str:
+    """'channel', 'ours' (quarantine and moved-aside files) or 'stray'."""
+    stem = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else None
+    if stem is not None:
+        try:
+            if normalize_target(stem) == stem:
+                return "channel"
+        except ValueError:
+            pass
+        return "stray"
+    base, sep, _ = name.partition(SUFFIX + ".")
+    if sep and kind in ("file", "symlink") and any((SUFFIX + marker) in name for marker in OURS):
+        try:
+            if normalize_target(base) == base:
+                return "ours"
+        except ValueError:
+            pass
+    return "stray"
+
+
+def check_store(store: FileStore, targets: Sequence[str] = (), *, repair: bool = False) -> CheckReport:
+    """Check the given channels (every entry of the channels folder when none are given).
+
+    With ``repair``, bad lines move to ``<target>.jsonl.quarantine-<UTC time>`` beside the channel and
+    the channel file is rewritten atomically under its lock; a symlinked channel file is renamed aside
+    (its target is never touched). Stray files are reported and left alone.
+    """
+    report = CheckReport()
+    if store.channels_dir.is_symlink():
+        report.problems.append(
+            Problem(
+                store.channels_dir,
+                None,
+                "symlink",
+                "the channels folder is a symbolic link; keep the store's folders real directories",
+                repairable=False,
+            )
+        )
+    entries = dict(store.channel_entries())
+    if targets:
+        names = [normalize_target(t) + SUFFIX for t in targets]
+        entries = {name: entries[name] for name in dict.fromkeys(names) if name in entries}
+    for name, kind in sorted(entries.items()):
+        path = store.channels_dir / name
+        role = _classify_entry(name, kind)
+        if role == "ours":
+            continue
+        if role == "stray":
+            report.problems.append(
+                Problem(
+                    path,
+                    None,
+                    "stray file",
+                    "not a channel file (channels are <name>.jsonl with a lower-case channel name); "
+                    "the relay ignores it. Move it out of the channels folder",
+                    repairable=False,
+                )
+            )
+            continue
+        if kind == "symlink":
+            _check_symlink(store, name, path, report, repair)
+        elif kind != "file":
+            report.problems.append(
+                Problem(
+                    path,
+                    None,
+                    "not a regular file",
+                    f"a {kind} where a channel file belongs; move it out of the channels folder",
+                    repairable=False,
+                )
+            )
+        else:
+            _check_channel(store, name[: -len(SUFFIX)], path, report, repair)
+    return report
+
+
+def _check_symlink(store: FileStore, name: str, path: Path, report: CheckReport, repair: bool) -> None:
+    try:
+        destination = os.readlink(path)
+    except OSError:
+        destination = "?"
+    report.problems.append(
+        Problem(
+            path,
+            None,
+            "symlink",
+            f"a symbolic link to {destination}; the relay never follows links, so this channel can be "
+            "neither read nor written",
+        )
+    )
+    if repair:
+        aside = store.move_aside(name)
+        report.repaired += 1
+        report.actions.append(f"moved the link {path} aside to {aside} (its target was not touched)")
+
+
+def _check_channel(store: FileStore, target: str, path: Path, report: CheckReport, repair: bool) -> None:
+    rules = _LineRules(path, store.max_line)
+    try:
+        store.scan(target, rules.inspect)
+    except StoreError as exc:
+        report.problems.append(Problem(path, None, "unreadable", str(exc), repairable=False))
+        return
+    report.files += 1
+    if not repair or not any(p.repairable for p in rules.problems):
+        report.lines += rules.lines
+        report.problems.extend(rules.problems)
+        return
+    # Repair on what the file holds under the lock, which may have grown since the scan.
+    locked = _LineRules(path, store.max_line)
+    outcome = store.repair(target, locked.inspect)
+    report.lines += locked.lines
+    report.problems.extend(locked.problems)
+    if outcome.quarantine is not None:
+        report.repaired += outcome.moved
+        report.actions.append(
+            f"repaired {path}: moved {outcome.moved} line(s) to {outcome.quarantine}, "
+            "rewrote the channel without them"
+        )
