@@ -10,6 +10,7 @@ import click
 
 from relay_stdio.server import build_server
 from shared import __version__
+from shared.cli_options import store_options
 from shared.config import resolve_config
 from shared.errors import ConfigError, StoreError
 from shared.logs import setup_logging
@@ -19,19 +20,7 @@ log = logging.getLogger("relay.stdio")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="PATH",
-    help="Config file to read (default: $CLAUDE_CODEX_CONFIG, ./config.json, or the user config).",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Store folder shared by all agents (default: the per-user data dir).",
-)
+@store_options
 @click.option(
     "--sender",
     metavar="NAME",

@@ -13,6 +13,7 @@ from waitress.server import create_server
 from relay_web.app import body_limit, create_app
 from relay_web.hosts import is_loopback_bind
 from shared import __version__
+from shared.cli_options import store_options
 from shared.config import Config, default_data_dir, resolve_config
 from shared.errors import ConfigError, StoreError
 from shared.logs import setup_logging
@@ -64,19 +65,7 @@ def registration_help(config: Config) -> str:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="PATH",
-    help="Config file to read (default: $CLAUDE_CODEX_CONFIG, ./config.json, or the user config).",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Store folder shared with the agents (default: the per-user data dir).",
-)
+@store_options
 @click.option("--host", metavar="ADDR", help="Address to listen on (default: 127.0.0.1).")
 @click.option("--port", type=int, metavar="PORT", help="Port to listen on (default: 8010).")
 @click.option(

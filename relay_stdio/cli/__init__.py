@@ -11,22 +11,11 @@ from relay_stdio.cli.context import CliState
 from relay_stdio.cli.messages import channels, post, tail
 from relay_stdio.cli.settings import config
 from shared import __version__
+from shared.cli_options import store_options
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="PATH",
-    help="Config file to read (default: $CLAUDE_CODEX_CONFIG, ./config.json, or the user config).",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Store folder (default: the per-user data dir shared with the agents).",
-)
+@store_options
 @click.option(
     "--sender", metavar="NAME", help="Your name on posts (default: config 'sender', else your login)."
 )
