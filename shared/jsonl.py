@@ -124,8 +124,10 @@ def lines_forward(
     line_start = start
     parts: list[bytes] = []
     held = 0
+    size = min(chunk, 4 * PROBE)  # most reads want a page of messages: start small, grow to ``chunk``
     while pos < end:
-        block = os.pread(fd, min(chunk, end - pos), pos)
+        block = os.pread(fd, min(size, end - pos), pos)
+        size = min(size * 4, chunk)
         if not block:
             return
         lo = 0
@@ -175,12 +177,12 @@ def last_record(fd: int, end: int, max_line: int, bad: BadLine) -> Message | Non
 def end_and_last_record(fd: int, size: int, max_line: int, bad: BadLine) -> tuple[int, Message | None]:
     """The end of the complete lines and the last valid record, usually from one small read.
 
-    This is what a writer needs before appending; when the file ends cleanly with a short valid last
-    line, a single 4 KiB read answers both.
+    This is what a writer needs before appending; when the file ends cleanly with a valid last line of
+    up to 16 KiB, a single read answers both.
     """
     if size == 0:
         return 0, None
-    start = max(0, size - PROBE)
+    start = max(0, size - 4 * PROBE)  # holds a 4 KiB message's whole line
     block = os.pread(fd, size - start, start)
     if block.endswith(b"\n"):
         idx = block.rfind(b"\n", 0, len(block) - 1)

@@ -41,6 +41,8 @@ CHANNELS_DIR = "channels"
 LOCKS_DIR = "locks"
 SUFFIX = ".jsonl"
 COPY_CHUNK = 1024 * 1024
+# A read of fewer new messages than this walks back from the end; further back, a binary search.
+TAIL_READ_RECORDS = 64
 T = TypeVar("T")
 
 
@@ -272,15 +274,19 @@ class FileStore:
     # --- reads -------------------------------------------------------------------------------------
 
     @contextmanager
-    def _reading(self, target: str) -> Iterator[tuple[int, int] | None]:
-        """Yield (fd, end of complete lines) of a channel, or None when it has no file yet."""
+    def _reading(self, target: str, find_end: bool = True) -> Iterator[tuple[int, int] | None]:
+        """Yield (fd, end of complete lines) of a channel, or None when it has no file yet.
+
+        With ``find_end=False`` the second value is the file's size, for callers that find the end
+        themselves along with the last record.
+        """
         fd = self._open_for_reading(self._channels_prefix + target + SUFFIX)
         if fd is None:
             yield None
             return
         try:
             size = os.fstat(fd).st_size
-            yield fd, jsonl.complete_end(fd, size) if size else 0
+            yield fd, jsonl.complete_end(fd, size) if size and find_end else size
         finally:
             os.close(fd)
 
@@ -288,14 +294,19 @@ class FileStore:
         """Messages with id > ``since_id``, oldest first, at most ``limit``, and whether more follow."""
         target = normalize_target(target)
         validate_id(since_id, "since_id")
-        with self._reading(target) as opened:
+        with self._reading(target, find_end=False) as opened:
             if opened is None:
                 return [], False
-            fd, end = opened
+            fd, size = opened
             bad = self._bad_line(target)
-            recent = jsonl.records_after_in_tail(fd, end, since_id, limit, self.max_line, bad)
-            if recent is not None:
-                return recent
+            # One small read at the end answers the most common question, "anything new?".
+            end, last = jsonl.end_and_last_record(fd, size, self.max_line, bad)
+            if last is None or last["id"] <= since_id:
+                return [], False
+            if last["id"] - since_id <= TAIL_READ_RECORDS:  # a poller catching up: walk back from the end
+                recent = jsonl.records_after_in_tail(fd, end, since_id, limit, self.max_line, bad)
+                if recent is not None:
+                    return recent
             start = jsonl.offset_after_id(fd, end, since_id, self.max_line)
             return jsonl.records_from(fd, start, end, since_id, limit, self.max_line, bad)
 
