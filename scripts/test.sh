@@ -48,3 +48,10 @@ echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
+
+# Performance is reported, never asserted: a short benchmark run (docs/performance.md) shows the
+# ratios against the baselines measured on this machine; it fails only if the benchmark breaks.
+if [ "${RELAY_SKIP_BENCH:-}" != 1 ] && [ $# -eq 0 ]; then
+  echo "== benchmark (quick, report only)"
+  .venv/bin/python scripts/bench.py --quick --json bench-results-quick.json
+fi
