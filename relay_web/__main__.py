@@ -87,9 +87,10 @@ def main(
             {"config": config_path, "data_dir": data_dir and str(data_dir), "host": host, "port": port}
         )
         check_bind(config, allow_unauthenticated)
-        setup_logging(config)
         app = create_app(config)
+        # First, so an unwritable store is named as such, not as a log file inside it.
         app.extensions["relay_web"].relay.store.ensure_writable()
+        setup_logging(config)
     except (ConfigError, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     for warning in config.warnings:

@@ -23,7 +23,14 @@ def int_arg(name: str, rule: str) -> int | None:
     try:
         return int(raw.strip())
     except ValueError:
-        raise InvalidInput(f"{name}={raw!r} is not valid: {name} must be {rule}") from None
+        pass
+    try:  # "10.0" is the whole number 10, as in a JSON body (JSON Schema's "integer")
+        number = float(raw.strip())
+    except ValueError:
+        number = 0.5
+    if not number.is_integer():
+        raise InvalidInput(f"{name}={raw!r} is not valid: {name} must be {rule}")
+    return int(number)
 
 
 @bp.get("/channels")

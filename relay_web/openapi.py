@@ -22,8 +22,45 @@ def _id_param(name: str, description: str) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
-        "description": description,
+        "description": f"{description}; empty is the same as absent",
+        "allowEmptyValue": True,
         "schema": {"type": "integer", "minimum": 0},
+    }
+
+
+# The rules of shared/models.py as JSON Schema patterns. Surrounding whitespace is ignored by the
+# relay (Python's str.strip), so the patterns allow exactly those characters there, spelled out
+# because "\\s" means another set in each regex engine. Control characters (Unicode Cc) are refused,
+# though a text may hold tabs and line breaks. Unpaired surrogates (a JSON escape such as "\\ud800")
+# are refused too, but are no Unicode text a pattern could name.
+_SPACE = "\\t-\\r\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+_CONTROL = "\\u0000-\\u001f\\u007f-\\u009f"
+_TEXT_CONTROL = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"
+TARGET_SCHEMA = {
+    "type": "string",
+    "pattern": f"^[{_SPACE}]*[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}[{_SPACE}]*$",
+    "description": "a channel: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit; "
+    "case-insensitive (stored lower-case), surrounding whitespace ignored",
+}
+_VISIBLE = f"[^{_SPACE}{_CONTROL}]"
+SENDER_SCHEMA = {
+    "type": "string",
+    "pattern": f"^[{_SPACE}]*{_VISIBLE}(?:[^{_CONTROL}]{{0,62}}{_VISIBLE})?[{_SPACE}]*$",
+    "description": "who posts: 1 to 64 characters once surrounding whitespace is removed, "
+    "no control characters",
+}
+
+
+def _text_schema(max_message_bytes: int) -> dict[str, Any]:
+    # Two patterns rather than one: "not blank, no control character" as one regex backtracks
+    # quadratically on long texts.
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": max_message_bytes,  # a character is at least one byte
+        "allOf": [{"pattern": f"[^{_SPACE}]"}, {"pattern": f"^[^{_TEXT_CONTROL}]*$"}],
+        "description": f"Markdown; not blank; at most {max_message_bytes} bytes of UTF-8 (the limit is in "
+        "bytes: a longer text is refused with 413); no control characters except tab and line breaks",
     }
 
 
@@ -66,10 +103,14 @@ def openapi_spec(max_message_bytes: int) -> dict[str, Any]:
         "type": "object",
         "required": ["target", "sender", "text"],
         "properties": {
-            "target": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
-            "sender": {"type": "string", "maxLength": 64},
-            "text": {"type": "string", "description": f"at most {max_message_bytes} bytes of UTF-8"},
-            "reply_to": {"type": "integer", "minimum": 0},
+            "target": TARGET_SCHEMA,
+            "sender": SENDER_SCHEMA,
+            "text": _text_schema(max_message_bytes),
+            "reply_to": {
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "description": "the id of the message answered (null: not a reply)",
+            },
         },
     }
     refused = _error("refused: Host not allowed, or a cross-site / CSRF-less browser write")
@@ -99,15 +140,22 @@ def openapi_spec(max_message_bytes: int) -> dict[str, Any]:
                 "get": {
                     "summary": "Read a channel, oldest first",
                     "parameters": [
-                        {"name": "target", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {"name": "target", "in": "query", "required": True, "schema": TARGET_SCHEMA},
                         {
                             "name": "limit",
                             "in": "query",
-                            "description": f"1..{API_LIMIT_MAX} (clamped)",
+                            "description": f"1..{API_LIMIT_MAX} (clamped); empty is the same as absent",
+                            "allowEmptyValue": True,
                             "schema": {"type": "integer", "default": DEFAULT_LIMIT},
                         },
-                        _id_param("since_id", "messages with id > since_id (the first `limit` of them)"),
-                        _id_param("before_id", "messages with id < before_id (the last `limit` of them)"),
+                        _id_param(
+                            "since_id",
+                            "messages with id > since_id (the first `limit` of them); not with before_id",
+                        ),
+                        _id_param(
+                            "before_id",
+                            "messages with id < before_id (the last `limit` of them); not with since_id",
+                        ),
                     ],
                     "responses": {
                         "200": _json("a page of messages", page),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from html import escape
 from urllib.parse import urlsplit
 
 import markdown
@@ -19,6 +20,8 @@ from markdown.extensions import Extension
 from markdown.extensions.codehilite import CodeHiliteExtension
 from markdown.treeprocessors import Treeprocessor
 from pygments.token import STANDARD_TYPES
+
+from relay_web.markdown_bounds import BoundedWork, LinkBudget
 
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 _TAGS = {
@@ -73,7 +76,7 @@ class _ImagesAsLinksExtension(Extension):
         md.treeprocessors.register(_ImagesAsLinks(md), "images_as_links", 0)
 
 
-def _markdown() -> markdown.Markdown:
+def _markdown(budget: LinkBudget) -> markdown.Markdown:
     md = markdown.Markdown(
         extensions=[
             "fenced_code",
@@ -83,6 +86,7 @@ def _markdown() -> markdown.Markdown:
             "sane_lists",
             "nl2br",  # agents write line by line; a single newline is a line break, as in chat tools
             _ImagesAsLinksExtension(),
+            BoundedWork(budget),
         ],
         output_format="html",
     )
@@ -111,8 +115,15 @@ class Renderer:
                 return html
         md = getattr(self._local, "md", None)
         if md is None:
-            md = self._local.md = _markdown()
-        html = sanitize(md.reset().convert(text))
+            self._local.links = LinkBudget()
+            md = self._local.md = _markdown(self._local.links)
+        self._local.links.reset()
+        try:
+            html = sanitize(md.reset().convert(text))
+        except RecursionError:
+            # Python-Markdown recurses once per nesting level: 4 KB of "  * " nests 1,000 lists and
+            # made the whole channel page fail. Such a message is shown as the text its author typed.
+            html = sanitize(f"<pre>{escape(text)}</pre>")
         self._remember(text, html)
         return html
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from relay_web.state import web
@@ -88,6 +88,7 @@ def check_request() -> BaseResponse | None:
     """Refuse foreign Host names, oversized bodies and (with ``auth_token``) unauthenticated requests."""
     state = web()
     host = request.headers.get("Host")
+    g.refused = True  # until the checks pass: error pages then show no CSRF token or store path
     if not state.hosts.allows(host):
         abort(
             403,
@@ -108,6 +109,7 @@ def check_request() -> BaseResponse | None:
                 "'Authorization: Bearer <auth_token>'",
             )
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    g.refused = not authenticated  # the login form (public) needs its CSRF token, not the store path
     return None
 
 

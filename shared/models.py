@@ -99,7 +99,13 @@ def clamp_limit(limit: object, maximum: int, default: int = DEFAULT_LIMIT) -> in
 
 
 def validate_id(value: object, name: str) -> int:
-    """Return a non-negative message id, or raise a ValueError naming the argument."""
+    """Return a non-negative message id, or raise a ValueError naming the argument.
+
+    A JSON number with a zero fraction (``7.0``) is the whole number it names, as JSON Schema's
+    ``integer`` says; an MCP client's ``7.0`` is accepted the same way.
+    """
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInput(f"{name} must be a whole number >= 0 (a message id; 0 means from the start)")
     return value

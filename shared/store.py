@@ -209,7 +209,7 @@ class FileStore:
         sender = normalize_sender(sender)
         validate_text(text, self.max_message_bytes)
         if reply_to is not None:
-            validate_id(reply_to, "reply_to")
+            reply_to = validate_id(reply_to, "reply_to")
         with self._locked(target) as fd:
             record = self._append_locked(fd, target, sender, text, source, reply_to)
         if self.fsync and record["id"] == 1:

@@ -19,6 +19,7 @@ from mcp import Client, StdioServerParameters
 
 from shared.store import FileStore
 from tests.e2e.conftest import child_env, relay_stdio_command
+from tests.e2e.web_server import free_port, relay_web_command
 from tests.reliability import count, note
 
 RELAY = [sys.executable, "-c", "from relay_stdio.cli import main; main()"]
@@ -206,7 +207,7 @@ def _file_in_the_way(tmp_path: Path) -> Path:
     return blocker / "data"
 
 
-@pytest.mark.parametrize("program", ["relay-stdio", "relay post", "relay tail"])
+@pytest.mark.parametrize("program", ["relay-stdio", "relay post", "relay tail", "relay-web"])
 def test_an_unwritable_data_dir_is_a_clear_error_at_start_up(
     read_only_store: tuple[str, Path | None], tmp_path: Path, program: str
 ) -> None:
@@ -215,7 +216,7 @@ def test_an_unwritable_data_dir_is_a_clear_error_at_start_up(
         if where is None:
             continue
         done = _start(program, where, tmp_path)
-        prefix = "relay-stdio: " if program == "relay-stdio" else "Error: "
+        prefix = "relay-stdio: " if program == "relay-stdio" else "Error: "  # click's prefix for the others
         assert done.stderr.startswith(f"{prefix}data dir {where} is not writable"), done.stderr
         assert "--data-dir or CLAUDE_CODEX_DATA_DIR" in done.stderr and "permissions" in done.stderr
         assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
@@ -228,6 +229,12 @@ def _start(program: str, data_dir: Path, tmp_path: Path) -> subprocess.Completed
     if program == "relay-stdio":
         # A client would send initialize; the server must refuse before reading anything.
         command = [*relay_stdio_command(), "--data-dir", str(data_dir)]
+        return subprocess.run(
+            command, input="", capture_output=True, text=True, timeout=60, env=child_env(tmp_path)
+        )
+    if program == "relay-web":
+        # It must refuse before it listens: the port is never opened, so no request is needed.
+        command = [*relay_web_command(), "--data-dir", str(data_dir), "--port", str(free_port())]
         return subprocess.run(
             command, input="", capture_output=True, text=True, timeout=60, env=child_env(tmp_path)
         )

@@ -80,7 +80,12 @@ def test_limit_is_clamped_like_the_original(given: int | None, expected: int) ->
     assert clamp_limit(given, 200) == expected
 
 
-@pytest.mark.parametrize("value", [-1, "3", 1.5, True])
+@pytest.mark.parametrize("value", [-1, "3", 1.5, True, -1.0, float("inf"), float("nan")])
 def test_ids_must_be_non_negative_integers(value: object) -> None:
     with pytest.raises(InvalidInput, match="since_id"):
         validate_id(value, "since_id")
+
+
+def test_an_id_written_as_a_json_number_with_zero_fraction_is_that_whole_number() -> None:
+    # JSON Schema's "integer" includes 7.0, and the API's /openapi.json says "integer".
+    assert validate_id(7.0, "reply_to") == 7 and type(validate_id(7.0, "reply_to")) is int

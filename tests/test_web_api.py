@@ -44,6 +44,15 @@ def test_post_accepts_reply_to(client: FlaskClient) -> None:
     assert response.status_code == 201 and response.get_json()["message"]["reply_to"] == 1
 
 
+def test_reply_to_as_a_json_number_with_zero_fraction_is_stored_as_a_whole_number(
+    client: FlaskClient, data_dir: Path
+) -> None:
+    # Found by the schemathesis fuzz: "integer" in /openapi.json includes 1.0 (JSON Schema).
+    response = post(client, {"target": "t", "sender": "b", "text": "answer", "reply_to": 1.0})
+    assert response.status_code == 201 and response.get_json()["message"]["reply_to"] == 1
+    assert '"reply_to": 1}' in (data_dir / "channels" / "t.jsonl").read_text()
+
+
 def test_get_messages_returns_the_last_n_oldest_first(client: FlaskClient, app: Flask) -> None:
     for i in range(1, 121):
         relay_of(app).post("proj-x", f"m{i}", "claude", source="cli")
@@ -80,6 +89,15 @@ def test_since_id_returns_newer_messages_and_latest_id(client: FlaskClient, app:
     assert [m["text"] for m in rest["messages"]] == ["m6", "m7"] and rest["has_more"] is False
     none = client.get("/api/messages?target=t&since_id=7").get_json()
     assert none["messages"] == [] and none["latest_id"] == 7
+
+
+def test_query_numbers_with_a_zero_fraction_are_whole_numbers(client: FlaskClient, app: Flask) -> None:
+    # Found by the schemathesis fuzz: it writes the "integer" 10 as "10.0", as JSON Schema allows.
+    for i in range(1, 8):
+        relay_of(app).post("t", f"m{i}", "a", source="cli")
+    body = client.get("/api/messages?target=t&since_id=3.0&limit=2.0").get_json()
+    assert [m["id"] for m in body["messages"]] == [4, 5]
+    assert [m["id"] for m in client.get("/api/messages?target=t&before_id=2.0").get_json()["messages"]] == [1]
 
 
 def test_before_id_pages_back(client: FlaskClient, app: Flask) -> None:
@@ -153,6 +171,9 @@ def test_invalid_json_is_400(client: FlaskClient, raw: bytes) -> None:
         ("target=t&limit=abc", "limit must be a whole number"),
         ("target=t&since_id=-1", "since_id must be"),
         ("target=t&since_id=1.5", "since_id must be"),
+        ("target=t&since_id=inf", "since_id must be"),
+        ("target=t&since_id=nan", "since_id must be"),
+        ("target=t&limit=1e400", "limit must be"),
         ("target=t&before_id=x", "before_id must be"),
         ("target=t&since_id=1&before_id=5", "not both"),
     ],

@@ -1,11 +1,22 @@
 """Markdown rendering: highlighted code, diffs, and hostile content rendered inert."""
 
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from relay_web.markdown_bounds import (
+    BLOCK_MAX_LINES,
+    INLINE_CHUNK_CHARS,
+    MAX_LINE_NESTING,
+    MAX_LINK_ATTEMPTS,
+    _BoundedBlocks,
+    _pieces,
+)
 from relay_web.render import Renderer, sanitize
 
 
@@ -126,6 +137,86 @@ def test_a_200_kb_code_block_is_highlighted(render: Renderer) -> None:
     html = render.render(text)
     assert_inert(html)
     assert html.count('<span class="c1"># &lt;script&gt;</span>') == 11_200
+
+
+# Shapes on which Python-Markdown's work grows with the square of the text (or worse), at the largest
+# size a message may have. Before the bounds in relay_web/render.py, "[" took hours, "=" lines six
+# minutes, short lines a minute, and "  * " crashed the page with a RecursionError.
+PATHOLOGICAL = {
+    "open brackets": "[",
+    "open image brackets": "![",
+    "unclosed link destinations": "[a](",
+    "setext underlines": "=\n",
+    "heading lines": "# a\n",
+    "short lines": "a\n",
+    "emphasis": "*a",
+    "code spans": "`a",
+    "nested list markers": "  * ",
+    "nested ordered markers": "1. ",
+    "nested quotes": "> ",
+    "dash nesting": "- ",
+}
+HANG_GUARD_S = 600  # the bounded renderer needs seconds; before, "[" alone needed hours
+
+
+@pytest.mark.slow
+def test_pathological_markdown_of_the_largest_size_renders_completely() -> None:
+    """Runs in a child process so a regression fails this test instead of hanging the suite."""
+    code = (
+        "import json, sys\n"
+        "from relay_web.render import Renderer\n"
+        "from shared.models import DEFAULT_MAX_MESSAGE_BYTES as N\n"
+        "done = {}\n"
+        "for name, unit in json.loads(sys.argv[1]).items():\n"
+        "    text = (unit * (N // len(unit) + 1))[: N - 2] + ' x'\n"
+        "    done[name] = len(Renderer().render(text))\n"
+        "print(json.dumps(done))\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(PATHOLOGICAL)],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+    )
+    assert finished.returncode == 0, finished.stderr
+    rendered = json.loads(finished.stdout)
+    assert set(rendered) == set(PATHOLOGICAL) and all(size > 0 for size in rendered.values())
+
+
+def test_deep_nesting_is_shown_as_typed_instead_of_failing(render: Renderer) -> None:
+    text = "  * " * 2000 + "deep"  # Python-Markdown recursed once per level: a RecursionError
+    html = render.render(text)
+    assert "deep" in html and html.count("<ul>") <= MAX_LINE_NESTING
+
+
+def test_a_line_nests_lists_and_quotes_at_most_so_deep(render: Renderer) -> None:
+    html = render.render("- " * 40 + "leaf")
+    assert html.count("<ul>") == MAX_LINE_NESTING and "- - - leaf" in html
+    assert render.render("> " * 40 + "q").count("<blockquote>") <= MAX_LINE_NESTING + 1
+
+
+def test_long_blocks_are_cut_but_tables_are_not() -> None:
+    lines = ["# heading"] * 450 + ["", "| a | b |", "| --- | --- |"] + ["| 1 | 2 |"] * 450
+    out = _BoundedBlocks(None).run(lines)  # type: ignore[arg-type]
+    blocks = "\n".join(out).split("\n\n")
+    assert [len(b.splitlines()) for b in blocks] == [BLOCK_MAX_LINES, BLOCK_MAX_LINES, 50, 452]
+    assert [line for line in out if line] == lines[:450] + lines[451:]
+
+
+def test_long_text_is_inlined_piece_by_piece_and_keeps_its_markdown(render: Renderer) -> None:
+    text = "".join(f"line {i} with **bold** and [a link](https://example.com/{i})\n" for i in range(3000))
+    pieces = _pieces(text)
+    assert "".join(pieces) == text and all(len(piece) <= INLINE_CHUNK_CHARS for piece in pieces)
+    assert all(piece.endswith("\n") for piece in pieces)  # cut at line ends
+    html = render.render(text)
+    assert html.count("<strong>bold</strong>") == 3000
+    # 3,000 lines without a blank one: 15 paragraphs of BLOCK_MAX_LINES lines, line breaks inside.
+    assert (
+        html.count("<p>") == 3000 // BLOCK_MAX_LINES and html.count("<br>") == 3000 - 3000 // BLOCK_MAX_LINES
+    )
+    # Each inline link costs two tries (as a reference link, then inline); past the budget, text.
+    assert html.count('href="https://example.com/') == MAX_LINK_ATTEMPTS // 2
+    assert "[a link](https://example.com/2999)" in html
 
 
 def test_rendering_is_cached_and_the_cache_stays_bounded() -> None:

@@ -50,6 +50,18 @@ def test_foreign_hosts_get_403_on_every_route(client: FlaskClient, path: str, ho
     assert "allowed_hosts" in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("path", ["/", "/channels/proj-x", "/nope", "/static/relay.js"])
+def test_a_refused_host_reads_no_csrf_token_and_no_store_path(
+    client: FlaskClient, app: Flask, path: str
+) -> None:
+    # A DNS-rebinding page can read the 403 page: it must not learn the token or where the store is.
+    body = client.get(path, headers={"Host": "evil.example"}).get_data(as_text=True)
+    assert token_of(app) not in body and 'name="csrf-token"' not in body
+    assert str(app.extensions["relay_web"].config.data_dir) not in body
+    mistyped = client.get("/nope").get_data(as_text=True)  # a reader's own mistake still shows both
+    assert token_of(app) in mistyped and str(app.extensions["relay_web"].config.data_dir) in mistyped
+
+
 def test_a_dns_rebinding_post_is_refused_and_writes_nothing(client: FlaskClient, app: Flask) -> None:
     response = client.post("/api/messages", json=MESSAGE, headers={"Host": "attacker.example:8010"})
     assert response.status_code == 403 and response.get_json()["ok"] is False
@@ -179,6 +191,14 @@ def test_with_auth_token_api_reads_need_the_bearer_token(locked: Flask, path: st
 def test_with_auth_token_pages_redirect_to_the_login_form(locked: Flask, path: str) -> None:
     response = locked.test_client().get(path)
     assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
+
+
+def test_with_auth_token_an_unauthenticated_visitor_sees_no_store_path(locked: Flask) -> None:
+    data_dir = str(locked.extensions["relay_web"].config.data_dir)
+    client = locked.test_client()
+    for path in ("/login", "/login?next=/channels/x"):
+        assert data_dir not in client.get(path).get_data(as_text=True)
+    assert data_dir not in client.get("/nope", headers={"Host": "evil.example"}).get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/static/relay.css", "/assets/pygments.css", "/login"])

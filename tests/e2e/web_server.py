@@ -1,4 +1,4 @@
-"""Start a real ``relay-web`` process on a free loopback port for end-to-end tests."""
+"""Start a real ``relay-web`` process on a free loopback port, and a second site, for end-to-end tests."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import selectors
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 from tests.e2e.conftest import child_env
 
@@ -59,3 +62,39 @@ def running_relay_web(home: Path, data_dir: Path, *args: str, **env: str) -> Ite
             proc.terminate()
             proc.wait(timeout=20)
             proc.stdout.close()
+
+
+class _Pages(BaseHTTPRequestHandler):
+    """Serves the pages given to :func:`serving_pages` and nothing else (like a hostile site would)."""
+
+    pages: ClassVar[dict[str, str]] = {}
+
+    def do_GET(self) -> None:
+        body = self.pages.get(self.path.split("?")[0])
+        if body is None:
+            self.send_error(404)
+            return
+        data = body.encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:  # keep the test output clean
+        pass
+
+
+@contextmanager
+def serving_pages(pages: dict[str, str]) -> Iterator[str]:
+    """Serve ``pages`` (path -> HTML) from another origin: yields ``http://localhost:<port>``."""
+    handler = type("Pages", (_Pages,), {"pages": dict(pages)})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
