@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from flask import Blueprint, request
@@ -27,7 +28,7 @@ def int_arg(name: str, rule: str) -> int | None:
     try:  # "10.0" is the whole number 10, as in a JSON body (JSON Schema's "integer")
         number = float(raw.strip())
     except ValueError:
-        number = 0.5
+        number = math.nan
     if not number.is_integer():
         raise InvalidInput(f"{name}={raw!r} is not valid: {name} must be {rule}")
     return int(number)

@@ -9,6 +9,7 @@ not enough.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from html import escape
@@ -32,7 +33,9 @@ _ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {
 # Pygments' token classes (k, s2, gd, gi, ...) and the code block wrapper: nothing else may style text.
 _CLASSES = {"span": {c for c in STANDARD_TYPES.values() if c}, "div": {"highlight"}}
 # Rendered HTML of recent messages, so 20 open pages polling the same channel render each message once.
-CACHE_BUDGET_CHARS = 32 * 1024 * 1024
+# Counted in bytes of memory, not characters: a text with one emoji takes 4 bytes per character, so
+# the earlier budget of 32 M characters could hold 128 MB (found by scripts/soak.py's memory check).
+CACHE_BUDGET_BYTES = 16 * 1024 * 1024
 
 
 def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
@@ -99,11 +102,11 @@ def _markdown(budget: LinkBudget) -> markdown.Markdown:
 class Renderer:
     """Thread-safe Markdown renderer with a bounded cache of recent results."""
 
-    def __init__(self, budget_chars: int = CACHE_BUDGET_CHARS) -> None:
+    def __init__(self, budget_bytes: int = CACHE_BUDGET_BYTES) -> None:
         self._local = threading.local()  # a Markdown instance is stateful: one per server thread
         self._cache: OrderedDict[str, str] = OrderedDict()
-        self._cached_chars = 0
-        self._budget = budget_chars
+        self._cached_bytes = 0
+        self._budget = budget_bytes
         self._lock = threading.Lock()
 
     def render(self, text: str) -> str:
@@ -128,14 +131,19 @@ class Renderer:
         return html
 
     def _remember(self, text: str, html: str) -> None:
-        size = len(text) + len(html)
+        size = _memory(text, html)
         if size > self._budget // 8:
             return
         with self._lock:
             if text in self._cache:
                 return
             self._cache[text] = html
-            self._cached_chars += size
-            while self._cached_chars > self._budget:
+            self._cached_bytes += size
+            while self._cached_bytes > self._budget:
                 old_text, old_html = self._cache.popitem(last=False)
-                self._cached_chars -= len(old_text) + len(old_html)
+                self._cached_bytes -= _memory(old_text, old_html)
+
+
+def _memory(text: str, html: str) -> int:
+    """Bytes a cache entry holds: both strings as stored (1, 2 or 4 bytes a character)."""
+    return sys.getsizeof(text) + sys.getsizeof(html)

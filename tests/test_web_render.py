@@ -220,12 +220,20 @@ def test_long_text_is_inlined_piece_by_piece_and_keeps_its_markdown(render: Rend
 
 
 def test_rendering_is_cached_and_the_cache_stays_bounded() -> None:
-    render = Renderer(budget_chars=10_000)
+    render = Renderer(budget_bytes=10_000)
     first = render.render("hello *there*")
     assert render.render("hello *there*") is first
     for i in range(500):
         render.render(f"message number {i}")
-    assert render._cached_chars <= 10_000
+    assert render._cached_bytes <= 10_000
+
+
+def test_the_cache_bound_is_in_bytes_of_memory_whatever_the_characters() -> None:
+    render = Renderer(budget_bytes=200_000)
+    for i in range(300):  # an emoji makes Python store every character of a text in 4 bytes
+        render.render(f"🎉 message {i} " + "é" * 200)
+    held = sum(sys.getsizeof(text) + sys.getsizeof(html) for text, html in render._cache.items())
+    assert held == render._cached_bytes and 150_000 < held <= 200_000
 
 
 def test_hostile_messages_and_senders_are_inert_in_the_page(client: FlaskClient, app: Flask) -> None:
