@@ -373,14 +373,18 @@ class FileStore:
                 return None
         return self._notifiers.get()
 
-    def list_channels(self) -> list[ChannelStats]:
-        """Stats of every channel that has a file, sorted by name; symlinks and stray files are skipped."""
+    def _channel_dir_entries(self) -> list[os.DirEntry[str]]:
+        """The entries of the channels folder (none before the first post)."""
         try:
-            entries = list(os.scandir(self.channels_dir))
+            return list(os.scandir(self.channels_dir))
         except FileNotFoundError:
             return []
         except OSError as exc:
             raise StoreError(f"cannot list {self.channels_dir}: {exc.strerror or exc}") from None
+
+    def list_channels(self) -> list[ChannelStats]:
+        """Stats of every channel that has a file, sorted by name; symlinks and stray files are skipped."""
+        entries = self._channel_dir_entries()
         found = []
         for entry in entries:
             name = entry.name[: -len(SUFFIX)]
@@ -398,12 +402,7 @@ class FileStore:
 
     def channel_entries(self) -> list[tuple[str, str]]:
         """(name, kind) of every entry of the channels folder; kind is file, symlink, dir or other."""
-        try:
-            entries = list(os.scandir(self.channels_dir))
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise StoreError(f"cannot list {self.channels_dir}: {exc.strerror or exc}") from None
+        entries = self._channel_dir_entries()
         found = []
         for entry in entries:
             if entry.is_symlink():
