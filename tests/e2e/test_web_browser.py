@@ -203,6 +203,8 @@ async def test_the_viewer_works_with_the_outside_network_blocked(browser: Browse
     await expect(page.locator('tr[data-target="proj-x"] td.num')).to_have_text("1")
     await page.click('a[href="/channels/proj-x"]')
     await expect(page.locator("#m-1")).to_be_visible()
+    # The relative time is written by the page's script after load: wait for it, then read everything.
+    await expect(page.locator("#m-1 .rel")).to_have_text("just now")
     styles = await page.evaluate(
         """() => ({
             width: getComputedStyle(document.body).maxWidth,
