@@ -25,6 +25,11 @@ SOURCES = ("mcp", "web-ui", "cli", "api")
 # breaks; any other control character (NUL above all) means binary data.
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TEXT_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# The UTF-8 bytes of a text that needs no closer look: printable ASCII, tab, line breaks and any byte of
+# a multi-byte character. Deleting them (one pass in C, ~10x faster than the regular expression) leaves
+# only ASCII control characters; the C1 controls U+0080-U+009F are the one other kind, and their UTF-8
+# starts with 0xC2.
+_PLAIN_BYTES = bytes(range(0x20, 0x7F)) + b"\t\n\r" + bytes(range(0x80, 0x100))
 
 Message = dict[str, Any]
 """A stored record: id, ts, target, sender, text, optional source and reply_to, plus any unknown keys."""
@@ -71,16 +76,21 @@ def validate_text(text: object, max_bytes: int) -> str:
     """Return the text unchanged if it may be posted, else raise InvalidText or MessageTooLarge."""
     if not isinstance(text, str):
         raise InvalidText("text must be a string")
-    if not text.strip():
+    if not text or text.isspace():
         raise InvalidText("text is required: the message body, Markdown allowed")
-    bad = _first_control(text, _TEXT_CONTROL_RE)
-    if bad is not None:
-        what = "an unpaired surrogate" if unicodedata.category(bad) == "Cs" else "the control character"
-        raise InvalidText(
-            f"text contains {what} U+{ord(bad):04X}; binary data is not accepted, "
-            "send text (encode binary content, for example as base64, inside a code block)"
-        )
-    size = len(text.encode("utf-8"))
+    try:
+        size = len(data := text.encode("utf-8"))
+        plain = not data.translate(None, _PLAIN_BYTES) and b"\xc2" not in data
+    except UnicodeEncodeError:  # only an unpaired surrogate cannot be encoded
+        plain = False
+    if not plain:  # find the first offending one (0xC2 also starts harmless characters such as U+00A0)
+        bad = _first_control(text, _TEXT_CONTROL_RE)
+        if bad is not None:
+            what = "an unpaired surrogate" if unicodedata.category(bad) == "Cs" else "the control character"
+            raise InvalidText(
+                f"text contains {what} U+{ord(bad):04X}; binary data is not accepted, "
+                "send text (encode binary content, for example as base64, inside a code block)"
+            )
     if size > max_bytes:
         raise MessageTooLarge(
             f"text is {size} bytes of UTF-8; the limit is {max_bytes} bytes (max_message_bytes). "

@@ -89,3 +89,24 @@ def test_ids_must_be_non_negative_integers(value: object) -> None:
 def test_an_id_written_as_a_json_number_with_zero_fraction_is_that_whole_number() -> None:
     # JSON Schema's "integer" includes 7.0, and the API's /openapi.json says "integer".
     assert validate_id(7.0, "reply_to") == 7 and type(validate_id(7.0, "reply_to")) is int
+
+
+def test_every_character_below_u0100_and_the_surrogates_follow_the_text_rule() -> None:
+    # The fast check works on UTF-8 bytes; walk every one-byte and two-byte boundary it relies on.
+    allowed_controls = {"\t", "\n", "\r"}
+    for code in [*range(0x100), 0xD800, 0xDBFF, 0xDC00, 0xDFFF]:
+        char = chr(code)
+        refused = (code < 0x20 and char not in allowed_controls) or 0x7F <= code <= 0x9F or code >= 0xD800
+        for text in (char + "x", "plain " + char, "é" + char + "🎉"):
+            if refused:
+                with pytest.raises(InvalidText, match=f"U\\+{code:04X}"):
+                    validate_text(text, 1000)
+            else:
+                assert validate_text(text, 1000) == text
+
+
+def test_the_first_bad_character_is_named_when_a_control_comes_before_a_surrogate() -> None:
+    with pytest.raises(InvalidText, match="control character U\\+0001"):
+        validate_text("a\x01b\ud800", 100)
+    with pytest.raises(InvalidText, match="unpaired surrogate U\\+DC00"):
+        validate_text("a\udc00b\x01", 100)
