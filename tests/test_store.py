@@ -34,6 +34,18 @@ def test_post_to_unknown_target_creates_it_with_id_1(store: FileStore) -> None:
     assert store.channel_path("proj-x") == store.data_dir / "channels" / "proj-x.jsonl"
 
 
+def test_each_line_is_the_records_json_as_documented_key_order_and_all(store: FileStore) -> None:
+    texts = ["plain", 'quote " backslash \\ tab\t', "日本語 🎉 \u2028 ‏", "x" * 5000]
+    records = [store.append("t", "claude", text, source="cli", reply_to=1 if i else None)
+               for i, text in enumerate(texts)]  # fmt: skip
+    lines = store.channel_path("t").read_bytes().splitlines()
+    assert lines == [json.dumps(r, ensure_ascii=False).encode("utf-8") for r in records]
+    assert [list(r) for r in records[:2]] == [
+        ["id", "ts", "target", "sender", "text", "source"],
+        ["id", "ts", "target", "sender", "text", "source", "reply_to"],
+    ]
+
+
 def test_records_round_trip_with_unicode_and_reply_to(store: FileStore) -> None:
     text = '```diff\n-a\n+b\n```\nquote " backslash \\ emoji 🎉 RTL ‏'
     first = store.append("t", "claude", text)
