@@ -13,7 +13,7 @@ from mcp.types import CallToolResult, InputRequiredResult, Resource, ToolAnnotat
 from pydantic import BaseModel, ConfigDict, Field
 
 from relay_stdio.identity import identity_from_client
-from shared import __version__, waiting, workflow
+from shared import __version__, offload, waiting, workflow
 from shared.errors import RelayError
 from shared.models import API_LIMIT_MAX, FETCH_LIMIT_MAX, TARGET_RULE
 from shared.relay import Relay
@@ -172,7 +172,7 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
         return identity_from_client(params.client_info.name if params else None)
 
     @tool(ToolAnnotations(destructive_hint=False, idempotent_hint=False, open_world_hint=False))
-    def post_message(
+    async def post_message(
         target: Target,
         text: Annotated[
             str, Field(description="The message, Markdown allowed (use ```diff blocks for diffs)")
@@ -190,12 +190,15 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
         Typical channels: 'codex' or 'claude' (an agent's inbox) or a shared project channel like 'proj-x'.
         Returns the new message's id.
         """
+        author = sender or who(ctx)
         with _as_tool_errors():
-            record = relay.post(target, text, sender or who(ctx), source="mcp", reply_to=reply_to)
+            record = await offload.run(
+                lambda: relay.post(target, text, author, source="mcp", reply_to=reply_to)
+            )
         return PostResult(ok=True, posted=record["id"], message=MessageRecord(**record))
 
     @tool(ToolAnnotations(read_only_hint=False, open_world_hint=False))
-    def fetch_messages(
+    async def fetch_messages(
         target: Target,
         ctx: Context,
         since_id: Annotated[
@@ -213,8 +216,11 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
         Without since_id you get only messages you have not fetched before, even after a restart.
         If has_more is true, call again to get the rest.
         """
+        identity = who(ctx)
         with _as_tool_errors():
-            result = relay.fetch(target, since_id=since_id, limit=limit, identity=who(ctx))
+            result = await offload.run(
+                lambda: relay.fetch(target, since_id=since_id, limit=limit, identity=identity)
+            )
         return FetchResult(**result)
 
     @tool(ToolAnnotations(read_only_hint=False, open_world_hint=False))

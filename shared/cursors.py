@@ -14,8 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import filelock
-
+from shared import locking
 from shared.errors import StoreBusy, StoreError
 from shared.models import normalize_sender, normalize_target
 
@@ -80,11 +79,16 @@ class CursorStore:
     def _update(self, identity: str, target: str, new_value: Callable[[int], int]) -> int:
         target = normalize_target(target)
         path = self._path(identity)
+        lock_path = str(path) + ".lock"
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            with filelock.FileLock(
-                str(path) + ".lock", timeout=self.lock_timeout_s, poll_interval=0.001, preserve_lock_file=True
-            ):
+            lock_fd = locking.open_lock_file(lock_path)
+            try:
+                locking.wait_for_flock(lock_fd, self.lock_timeout_s, lock_path)
+            except locking.WouldWait:
+                os.close(lock_fd)
+                raise
+            try:
                 positions = self._load(path)
                 old = positions.get(target, 0)
                 value = new_value(old)
@@ -95,7 +99,9 @@ class CursorStore:
                         json.dump(positions, handle, sort_keys=True)
                     os.replace(tmp, path)
                 return value
-        except filelock.Timeout:
+            finally:
+                os.close(lock_fd)  # releases the lock
+        except locking.LockTimeout:
             raise StoreBusy(f"store busy: the read positions of {identity!r} are locked; retry") from None
         except OSError as exc:
             raise StoreError(f"cannot save the read position in {path}: {exc.strerror or exc}") from None

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from shared.locking import LockTimeout, open_lock_file, wait_for_flock
+from shared.locking import LockTimeout, WouldWait, open_lock_file, wait_for_flock, waiting_allowed
 
 DATA_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -102,17 +102,23 @@ class HandleCache:
 
         Raises:
             LockTimeout: another thread or process held the channel for ``timeout_s``.
+            WouldWait: it was busy inside :func:`shared.locking.without_waiting`.
             OSError: a file could not be opened (ELOOP for a symlinked channel file).
         """
         deadline = time.monotonic() + timeout_s
         handle = self._get(key, lock_path, data_path)
-        if not handle.mutex.acquire(timeout=timeout_s):
+        if not waiting_allowed():
+            if not handle.mutex.acquire(blocking=False):
+                raise WouldWait(lock_path)
+        elif not handle.mutex.acquire(timeout=timeout_s):
             raise LockTimeout(f"{lock_path} stayed locked for more than {timeout_s:g} s (in this process)")
         try:
             if handle.lock_fd is None:
                 handle.lock_fd = open_lock_file(lock_path)
             try:
                 wait_for_flock(handle.lock_fd, max(0.0, deadline - time.monotonic()), lock_path)
+            except WouldWait:
+                raise  # the descriptor is still ours
             except BaseException:
                 handle.lock_fd = None  # the descriptor now belongs to the waiting thread, or is closed
                 raise

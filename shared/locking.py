@@ -1,10 +1,11 @@
 """An exclusive ``flock`` with a bounded wait that never sleeps past the moment the lock is free.
 
-The store takes one around every append. filelock (used for the rarer locks such as read positions)
-re-opens and re-checks its lock file on each acquire and polls every 50 ms by default, which costs more
-than a whole append; this takes the same kind of lock (``flock`` on the same file, so a
-``filelock.FileLock`` on that path excludes it and vice versa) in one system call when it is free, and
-waits in the kernel when it is not.
+The store takes one around every append, and the read positions around every update. filelock
+(still used for ``relay watch``'s one-watcher lock) re-opens and re-checks its lock file on each
+acquire and polls every 50 ms by default, which costs more than a whole append; this takes the same
+kind of lock (``flock`` on the same file, so a ``filelock.FileLock`` on that path excludes it and vice
+versa) in one system call when it is free, and waits in the kernel when it is not. Inside
+:func:`without_waiting` it does not wait at all (see ``shared/offload.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
@@ -23,6 +27,32 @@ _SPIN_S = 0.001
 
 class LockTimeout(TimeoutError):
     """The lock was not free within the allowed time."""
+
+
+class WouldWait(Exception):
+    """A lock was busy inside :func:`without_waiting`; nothing was done under it."""
+
+
+_NO_WAITING: ContextVar[bool] = ContextVar("relay_lock_no_waiting", default=False)
+
+
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """Within this block a busy lock raises WouldWait at once instead of being waited for.
+
+    For code on an event loop: it does the (usually uncontended) work in place and hands it to a
+    worker thread only when it would have to wait, so a stopped lock holder never stalls the loop.
+    """
+    token = _NO_WAITING.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAITING.reset(token)
+
+
+def waiting_allowed() -> bool:
+    """False inside :func:`without_waiting`."""
+    return not _NO_WAITING.get()
 
 
 def open_lock_file(path: str) -> int:
@@ -83,8 +113,17 @@ def wait_for_flock(fd: int, timeout_s: float, path: str) -> None:
     """Take an exclusive flock on ``fd`` within ``timeout_s``.
 
     On failure the descriptor is no longer the caller's: a LockTimeout leaves it with the waiting
-    thread (closed once it gets the lock), an OSError closes it.
+    thread (closed once it gets the lock), an OSError closes it. Only a WouldWait (inside
+    :func:`without_waiting`) leaves it with the caller, unlocked.
     """
+    if not waiting_allowed():
+        try:
+            if _try_lock(fd):
+                return
+        except OSError:
+            os.close(fd)
+            raise
+        raise WouldWait(path)
     try:
         # A holder keeps the lock for tens of microseconds: yielding the CPU to it a few times usually
         # gets the lock sooner than handing the wait to a thread (which costs a thread start and two

@@ -35,6 +35,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from shared import offload
 from shared.errors import InvalidInput
 from shared.logs import log_tool_call
 from shared.models import (
@@ -330,10 +331,10 @@ async def wait_for_messages(
     Returns:
         The fetch_messages result shape; empty ``messages`` means the timeout passed.
     """
-    request = _request(
+    request = await offload.run(lambda: _request(
         relay, target, identity=identity, since_id=since_id, timeout_s=timeout_s,
         from_sender=from_sender, limit=limit,
-    )  # fmt: skip
+    ))  # fmt: skip
     started = time.monotonic()
     try:
         found = await wait_async(request.watch(), request.timeout_s, on_progress)
@@ -342,7 +343,7 @@ async def wait_for_messages(
         with anyio.CancelScope(shield=True):
             request.log(None, time.monotonic() - started, "cancelled")
         raise
-    return request.finish(found, time.monotonic() - started)
+    return await offload.run(lambda: request.finish(found, time.monotonic() - started))
 
 
 def wait_for_messages_sync(

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
@@ -86,8 +88,20 @@ async def test_a_stopped_lock_holder_gives_store_busy_and_nothing_is_lost(tmp_pa
             env=child_env(tmp_path, CLAUDE_CODEX_LOCK_TIMEOUT_S=str(TIMEOUT_S)),
         )
         async with Client(server) as client:
-            busy = await client.call_tool("post_message", {"target": "t", "text": "from an agent"})
-            assert busy.is_error and "store busy" in busy.content[0].text  # type: ignore[union-attr]
+            answered: list[tuple[str, Any]] = []
+
+            async def post_to_the_locked_channel() -> None:
+                result = await client.call_tool("post_message", {"target": "t", "text": "from an agent"})
+                answered.append(("post", result))
+
+            async with anyio.create_task_group() as calls:
+                calls.start_soon(post_to_the_locked_channel)
+                await anyio.sleep(0.1)
+                # The post waits for the lock off the server's event loop: other calls are answered.
+                answered.append(("list", await client.call_tool("list_channels", {})))
+            assert [name for name, _ in answered] == ["list", "post"]
+            busy = answered[1][1]
+            assert busy.is_error and "store busy" in busy.content[0].text
             # Readers keep serving, and other channels keep taking posts.
             fetched = await client.call_tool("fetch_messages", {"target": "t", "since_id": 0})
             assert [m["id"] for m in fetched.structured_content["messages"]] == [1, 2, 3, 4, 5]  # type: ignore[index]
