@@ -4,13 +4,23 @@
 The standard library's RotatingFileHandler renames files without coordinating with other processes,
 so concurrent writers lose lines at rotation; concurrent-log-handler takes a lock around each write
 and rollover, which is what several agents' servers, the viewer and the CLI writing one file need.
+
+That lock, the size check and the write cost ~35 us a line and can wait on another process, so the
+files are written by one background thread per process (the logging cookbook's QueueHandler and
+QueueListener): a tool call only queues its lines. What is queued is written at exit and by
+:func:`flush_logs`; a process killed with SIGKILL loses the lines of its last moments (the messages
+themselves are in the channel files before any call returns).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import queue
 import sys
+import threading
+from logging.handlers import QueueHandler, QueueListener
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +53,50 @@ def _rotating(path: Path, max_bytes: int, backups: int, fmt: str) -> logging.Han
     return handler
 
 
-def setup_logging(config: Config, stderr_level: int = logging.WARNING) -> None:
-    """Attach the rotating log files and a stderr handler to the relay's loggers (never stdout).
+class _Writer:
+    """The process's background log writer: one queue, one thread, both files."""
 
-    Safe to call again: handlers from an earlier call are replaced, not added twice.
+    def __init__(self) -> None:
+        self.guard = threading.Lock()
+        self.listener: QueueListener | None = None
+
+    def start(self, records: queue.SimpleQueue[logging.LogRecord], *handlers: logging.Handler) -> None:
+        with self.guard:
+            self._stop()
+            self.listener = QueueListener(records, *handlers, respect_handler_level=True)
+            self.listener.start()
+
+    def flush(self) -> None:
+        with self.guard:
+            if self.listener is not None:
+                self.listener.stop()  # writes everything queued, then ends the thread
+                self.listener.start()
+
+    def stop(self) -> None:
+        with self.guard:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+            for handler in self.listener.handlers:
+                handler.close()
+            self.listener = None
+
+
+_WRITER = _Writer()
+atexit.register(_WRITER.stop)
+
+
+def flush_logs() -> None:
+    """Write every queued log line now (they are otherwise written a moment later, and at exit)."""
+    _WRITER.flush()
+
+
+def setup_logging(config: Config, stderr_level: int = logging.WARNING) -> None:
+    """Send the relay's loggers to the rotating log files and warnings to stderr (never stdout).
+
+    Safe to call again: handlers from an earlier call are replaced (their lines written), not added twice.
     """
     relay = logging.getLogger(RELAY_LOGGER)
     archive = logging.getLogger(ARCHIVE_LOGGER)
@@ -54,25 +104,26 @@ def setup_logging(config: Config, stderr_level: int = logging.WARNING) -> None:
         for handler in [h for h in logger.handlers if getattr(h, _OURS, False)]:
             logger.removeHandler(handler)
             handler.close()
-    relay.setLevel(logging.INFO)
-    relay.propagate = False
-    relay.addHandler(_rotating(config.log_path, config.log_max_bytes, config.log_backup_count, _FORMAT))
+    tools_file = _rotating(config.log_path, config.log_max_bytes, config.log_backup_count, _FORMAT)
+    # The archive holds one JSON record per line, so it is easy to grep and to replay.
+    archive_file = _rotating(
+        config.channel_log_path, config.channel_log_max_bytes, config.channel_log_backup_count, "%(message)s"
+    )
+    tools_file.addFilter(lambda record: not record.name.startswith(ARCHIVE_LOGGER))
+    archive_file.addFilter(lambda record: record.name.startswith(ARCHIVE_LOGGER))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _WRITER.start(records, tools_file, archive_file)
+    for logger in (relay, archive):
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        queued = QueueHandler(records)
+        setattr(queued, _OURS, True)
+        logger.addHandler(queued)
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(stderr_level)
     stderr.setFormatter(logging.Formatter("relay: %(levelname)s %(message)s"))
     setattr(stderr, _OURS, True)
     relay.addHandler(stderr)
-    # The archive holds one JSON record per line, so it is easy to grep and to replay.
-    archive.setLevel(logging.INFO)
-    archive.propagate = False
-    archive.addHandler(
-        _rotating(
-            config.channel_log_path,
-            config.channel_log_max_bytes,
-            config.channel_log_backup_count,
-            "%(message)s",
-        )
-    )
 
 
 def log_tool_call(name: str, **fields: Any) -> None:

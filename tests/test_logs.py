@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from shared.config import Config, resolve_config
-from shared.logs import log_tool_call, setup_logging
+from shared.logs import flush_logs, log_tool_call, setup_logging
 from shared.relay import Relay
 
 WRITERS = 4
@@ -43,6 +43,7 @@ def _config(data_dir: str, max_bytes: int, backups: int) -> Config:
 
 
 def _close_logs() -> None:
+    flush_logs()  # a multiprocessing child ends with os._exit, which skips the flush at exit
     for name in ("relay", "relay.archive"):
         for handler in list(logging.getLogger(name).handlers):
             logging.getLogger(name).removeHandler(handler)

@@ -5,7 +5,7 @@ import pytest
 
 from shared.config import resolve_config
 from shared.errors import InvalidInput
-from shared.logs import setup_logging
+from shared.logs import flush_logs, setup_logging
 from shared.relay import Relay
 
 
@@ -56,6 +56,7 @@ def test_posts_and_fetches_are_logged_and_archived(tmp_path: Path) -> None:
     relay = Relay(config)
     record = relay.post("proj-x", "hello", "claude", source="mcp")
     relay.fetch("proj-x", since_id=0)
+    flush_logs()
     tools = config.log_path.read_text()
     assert (
         'post_message {"id": 1, "target": "proj-x", "sender": "claude", "text_len": 5, "source": "mcp"}'
