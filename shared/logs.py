@@ -5,11 +5,13 @@ The standard library's RotatingFileHandler renames files without coordinating wi
 so concurrent writers lose lines at rotation; concurrent-log-handler takes a lock around each write
 and rollover, which is what several agents' servers, the viewer and the CLI writing one file need.
 
-That lock, the size check and the write cost ~35 us a line and can wait on another process, so the
-files are written by one background thread per process (the logging cookbook's QueueHandler and
-QueueListener): a tool call only queues its lines. What is queued is written at exit and by
-:func:`flush_logs`; a process killed with SIGKILL loses the lines of its last moments (the messages
-themselves are in the channel files before any call returns).
+That lock, the size check and the write cost ~35 us a line, and a LogRecord ~15 us more, so a tool call
+only puts a tuple on a queue (~1 us). One background thread per process formats and writes the lines,
+starting a moment (``BATCH_DELAY_S``) after the first one of a batch, when the call's answer is on
+its way rather than competing with it for the interpreter. Warnings and errors of the relay's
+loggers join the same queue. What is queued is written at exit and by :func:`flush_logs`; a process
+killed with SIGKILL loses the lines of its last moment (the messages themselves are in the channel
+files before any call returns).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import os
 import queue
 import sys
 import threading
-from logging.handlers import QueueHandler, QueueListener
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +38,12 @@ TOOLS_LOGGER = "relay.tools"
 ARCHIVE_LOGGER = "relay.archive"
 _FORMAT = "%(asctime)s %(levelname)s [%(process)d %(name)s] %(message)s"
 _OURS = "_relay_handler"
+BATCH_DELAY_S = 0.02
+_TOOLS, _ARCHIVE = 0, 1  # which file a queued line goes to
 
 
-def _rotating(path: Path, max_bytes: int, backups: int, fmt: str) -> logging.Handler:
+def _rotating(path: Path, max_bytes: int, backups: int) -> logging.Handler:
+    """A rotating file shared with other processes, written with lines formatted by the writer."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = ConcurrentRotatingFileHandler(
@@ -48,44 +54,126 @@ def _rotating(path: Path, max_bytes: int, backups: int, fmt: str) -> logging.Han
             f"cannot open the log file {path} ({exc.strerror or exc}); set log_path/channel_log_path "
             "to a writable place or fix the folder's permissions"
         ) from None
-    handler.setFormatter(logging.Formatter(fmt))
-    setattr(handler, _OURS, True)
+    handler.setFormatter(logging.Formatter("%(message)s"))
     return handler
 
 
+_Line = tuple[int, float, Any]
+"""(file, time, what): a tool call's (name, fields), an archived record, or a formatted log line."""
+
+
+def _text(line: _Line, formatter: logging.Formatter) -> str:
+    kind, created, what = line
+    if kind == _ARCHIVE:
+        return json.dumps(what, ensure_ascii=False)
+    if isinstance(what, str):
+        return what
+    name, fields = what
+    record = logging.makeLogRecord(
+        {"name": TOOLS_LOGGER, "levelname": "INFO", "created": created, "process": os.getpid()}
+    )
+    record.msecs = int((created - int(created)) * 1000)
+    record.asctime = formatter.formatTime(record)
+    record.message = f"{name} {json.dumps(fields, ensure_ascii=False, default=str)}"
+    return formatter.formatMessage(record)
+
+
 class _Writer:
-    """The process's background log writer: one queue, one thread, both files."""
+    """The process's log writer: a queue, a thread, and the two rotating files."""
 
     def __init__(self) -> None:
         self.guard = threading.Lock()
-        self.listener: QueueListener | None = None
+        self.lines: queue.SimpleQueue[_Line | None] = queue.SimpleQueue()
+        self.files: tuple[logging.Handler, logging.Handler] | None = None
+        self.formatter = logging.Formatter(_FORMAT)
+        self.thread: threading.Thread | None = None
+        self.wake = threading.Event()
+        self.pid = os.getpid()
 
-    def start(self, records: queue.SimpleQueue[logging.LogRecord], *handlers: logging.Handler) -> None:
+    def put(self, line: _Line) -> None:
+        if self.files is None:
+            return  # logging was not set up (library use): no log files, as with the logging module
+        if self.pid != os.getpid():  # a forked child: the parent's thread did not come along
+            with self.guard:
+                if self.pid != os.getpid():
+                    self.pid, self.lines = os.getpid(), queue.SimpleQueue()
+                    self._start_thread()
+        self.lines.put(line)
+
+    def start(self, tools: logging.Handler, archive: logging.Handler) -> None:
         with self.guard:
             self._stop()
-            self.listener = QueueListener(records, *handlers, respect_handler_level=True)
-            self.listener.start()
+            self.files = (tools, archive)
+            self._start_thread()
 
     def flush(self) -> None:
         with self.guard:
-            if self.listener is not None:
-                self.listener.stop()  # writes everything queued, then ends the thread
-                self.listener.start()
+            if self.thread is not None:
+                self._stop_thread()
+                self._start_thread()
 
     def stop(self) -> None:
         with self.guard:
             self._stop()
 
+    def _start_thread(self) -> None:
+        self.wake.clear()
+        self.thread = threading.Thread(target=self._run, name="relay-log-writer", daemon=True)
+        self.thread.start()
+
+    def _stop_thread(self) -> None:
+        assert self.thread is not None
+        self.lines.put(None)
+        self.wake.set()
+        self.thread.join()
+        self.thread = None
+
     def _stop(self) -> None:
-        if self.listener is not None:
-            self.listener.stop()
-            for handler in self.listener.handlers:
+        if self.thread is not None and self.pid == os.getpid():
+            self._stop_thread()
+        if self.files is not None:
+            for handler in self.files:
                 handler.close()
-            self.listener = None
+            self.files = None
+
+    def _run(self) -> None:
+        assert self.files is not None
+        while True:
+            batch = [self.lines.get()]
+            if batch[0] is not None:
+                self.wake.wait(BATCH_DELAY_S)
+            while True:
+                try:
+                    batch.append(self.lines.get_nowait())
+                except queue.Empty:
+                    break
+            for line in batch:
+                if line is not None:
+                    self._write(line)
+            if None in batch:
+                return
+
+    def _write(self, line: _Line) -> None:
+        assert self.files is not None
+        try:
+            text = _text(line, self.formatter)
+        except Exception:  # noqa: BLE001 (a line that cannot be formatted must not stop the writer)
+            text = f"unloggable {line[2]!r:.200}"
+        self.files[line[0]].handle(logging.makeLogRecord({"msg": text, "levelno": logging.INFO}))
 
 
 _WRITER = _Writer()
 atexit.register(_WRITER.stop)
+
+
+class _ToWriter(logging.Handler):
+    """Sends the relay loggers' records (warnings, errors) to the writer, formatted like tool lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _WRITER.put((_TOOLS, record.created, self.format(record)))
+        except Exception:  # noqa: BLE001 (logging's own rule: a failing handler reports, never raises)
+            self.handleError(record)
 
 
 def flush_logs() -> None:
@@ -94,43 +182,37 @@ def flush_logs() -> None:
 
 
 def setup_logging(config: Config, stderr_level: int = logging.WARNING) -> None:
-    """Send the relay's loggers to the rotating log files and warnings to stderr (never stdout).
+    """Send the relay's log lines to the rotating log files and warnings to stderr (never stdout).
 
     Safe to call again: handlers from an earlier call are replaced (their lines written), not added twice.
     """
     relay = logging.getLogger(RELAY_LOGGER)
-    archive = logging.getLogger(ARCHIVE_LOGGER)
-    for logger in (relay, archive):
-        for handler in [h for h in logger.handlers if getattr(h, _OURS, False)]:
-            logger.removeHandler(handler)
-            handler.close()
-    tools_file = _rotating(config.log_path, config.log_max_bytes, config.log_backup_count, _FORMAT)
+    for handler in [h for h in relay.handlers if getattr(h, _OURS, False)]:
+        relay.removeHandler(handler)
+        handler.close()
+    tools_file = _rotating(config.log_path, config.log_max_bytes, config.log_backup_count)
     # The archive holds one JSON record per line, so it is easy to grep and to replay.
     archive_file = _rotating(
-        config.channel_log_path, config.channel_log_max_bytes, config.channel_log_backup_count, "%(message)s"
+        config.channel_log_path, config.channel_log_max_bytes, config.channel_log_backup_count
     )
-    tools_file.addFilter(lambda record: not record.name.startswith(ARCHIVE_LOGGER))
-    archive_file.addFilter(lambda record: record.name.startswith(ARCHIVE_LOGGER))
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    _WRITER.start(records, tools_file, archive_file)
-    for logger in (relay, archive):
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-        queued = QueueHandler(records)
-        setattr(queued, _OURS, True)
-        logger.addHandler(queued)
+    _WRITER.start(tools_file, archive_file)
+    relay.setLevel(logging.INFO)
+    relay.propagate = False
+    forward = _ToWriter()
+    forward.setFormatter(logging.Formatter(_FORMAT))
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(stderr_level)
     stderr.setFormatter(logging.Formatter("relay: %(levelname)s %(message)s"))
-    setattr(stderr, _OURS, True)
-    relay.addHandler(stderr)
+    for handler in (forward, stderr):
+        setattr(handler, _OURS, True)
+        relay.addHandler(handler)
 
 
 def log_tool_call(name: str, **fields: Any) -> None:
     """One line in the tool-call log, e.g. ``post_message {"id": 3, "target": "proj-x", ...}``."""
-    logging.getLogger(TOOLS_LOGGER).info("%s %s", name, json.dumps(fields, ensure_ascii=False, default=str))
+    _WRITER.put((_TOOLS, time.time(), (name, fields)))
 
 
 def archive_message(record: Message) -> None:
     """Append a posted message, with its ``source``, to the channel archive log."""
-    logging.getLogger(ARCHIVE_LOGGER).info("%s", json.dumps(record, ensure_ascii=False))
+    _WRITER.put((_ARCHIVE, 0.0, dict(record)))  # a copy: the caller may change its record later

@@ -194,3 +194,31 @@ def test_channel_archive_gets_one_json_line_per_posted_message_with_its_source(d
         writer = int(record["sender"].removeprefix("agent-"))
         assert record["source"] == SOURCES[writer]
         assert record["text"].startswith(f"w{writer} s")
+
+
+def test_lines_are_written_in_call_order_and_warnings_reach_the_file_and_stderr(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(str(data_dir), 1 << 20, 2)
+    setup_logging(config)
+    try:
+        log_tool_call("first", n=1)
+        logging.getLogger("relay.cursors").warning("ignoring unreadable read positions in %s", "x.json")
+        log_tool_call("second", text='é \u2028 "quoted"', path=Path("/p"))
+        logging.getLogger("relay.cursors").info("an info line is kept in the file only")
+        flush_logs()
+        lines = config.log_path.read_text(encoding="utf-8").removesuffix("\n").split("\n")  # not at U+2028
+    finally:
+        _close_logs()
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    pid = str(multiprocessing.current_process().pid)
+    expected = [
+        rf'{stamp} INFO \[{pid} relay\.tools\] first \{{"n": 1\}}',
+        rf"{stamp} WARNING \[{pid} relay\.cursors\] ignoring unreadable read positions in x\.json",
+        rf'{stamp} INFO \[{pid} relay\.tools\] second \{{"text": "é \u2028 \\"quoted\\"", "path": "/p"\}}',
+        rf"{stamp} INFO \[{pid} relay\.cursors\] an info line is kept in the file only",
+    ]
+    assert len(lines) == len(expected), lines
+    for line, pattern in zip(lines, expected, strict=True):
+        assert re.fullmatch(pattern, line), (line, pattern)
+    assert capsys.readouterr().err == "relay: WARNING ignoring unreadable read positions in x.json\n"
