@@ -142,7 +142,7 @@ def run_writers(impl: str, root: Path, writers: int, count: int, size: int, sepa
 def section_writes(root: Path, quick: bool, runs: int) -> dict[str, Any]:
     writer_counts = [1, 4] if quick else [1, 2, 4, 8]
     sizes = [200] if quick else [200, 4096]
-    count = 300 if quick else 1500
+    count = 300 if quick else 4000  # per writer: long enough that start-up jitter does not set the rate
     rows = []
     for separate in (False, True):
         for size in sizes:
