@@ -193,7 +193,8 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
         author = sender or who(ctx)
         with _as_tool_errors():
             record = await offload.run(
-                lambda: relay.post(target, text, author, source="mcp", reply_to=reply_to)
+                lambda: relay.post(target, text, author, source="mcp", reply_to=reply_to),
+                in_place=not relay.config.fsync,  # a disk flush is slow work: on a thread
             )
         return PostResult(ok=True, posted=record["id"], message=MessageRecord(**record))
 
@@ -219,7 +220,8 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
         identity = who(ctx)
         with _as_tool_errors():
             result = await offload.run(
-                lambda: relay.fetch(target, since_id=since_id, limit=limit, identity=identity)
+                lambda: relay.fetch(target, since_id=since_id, limit=limit, identity=identity),
+                in_place=relay.small_fetch(target, limit),
             )
         return FetchResult(**result)
 

@@ -9,9 +9,10 @@ That lock, the size check and the write cost ~35 us a line, and a LogRecord ~15 
 only puts a tuple on a queue (~1 us). One background thread per process formats and writes the lines,
 starting a moment (``BATCH_DELAY_S``) after the first one of a batch, when the call's answer is on
 its way rather than competing with it for the interpreter. Warnings and errors of the relay's
-loggers join the same queue. What is queued is written at exit and by :func:`flush_logs`; a process
-killed with SIGKILL loses the lines of its last moment (the messages themselves are in the channel
-files before any call returns).
+loggers join the same queue. What is queued is written at exit, on SIGTERM and by :func:`flush_logs`;
+a process killed with SIGKILL loses the lines of its last moment (the messages themselves are in the
+channel files before any call returns). Tool-call and archive lines go only to these files, and only
+once :func:`setup_logging` has named them; they do not pass through the ``logging`` module.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -39,6 +41,7 @@ ARCHIVE_LOGGER = "relay.archive"
 _FORMAT = "%(asctime)s %(levelname)s [%(process)d %(name)s] %(message)s"
 _OURS = "_relay_handler"
 BATCH_DELAY_S = 0.02
+EXIT_WAIT_S = 5.0  # the longest an exiting process waits for a locked log file
 _TOOLS, _ARCHIVE = 0, 1  # which file a queued line goes to
 
 
@@ -79,65 +82,76 @@ def _text(line: _Line, formatter: logging.Formatter) -> str:
 
 
 class _Writer:
-    """The process's log writer: a queue, a thread, and the two rotating files."""
+    """The process's log writer: a queue, a thread (started with the first line), the two files."""
 
     def __init__(self) -> None:
-        self.guard = threading.Lock()
-        self.lines: queue.SimpleQueue[_Line | None] = queue.SimpleQueue()
         self.files: tuple[logging.Handler, logging.Handler] | None = None
         self.formatter = logging.Formatter(_FORMAT)
-        self.thread: threading.Thread | None = None
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        # Also a forked child's first step: the parent's thread did not come along, its locks may be
+        # held by threads that do not exist here, and the lines it queued are the parent's to write.
+        self.guard = threading.Lock()
+        self.lines: queue.SimpleQueue[_Line | None] = queue.SimpleQueue()
         self.wake = threading.Event()
-        self.pid = os.getpid()
+        self.thread: threading.Thread | None = None
 
     def put(self, line: _Line) -> None:
         if self.files is None:
-            return  # logging was not set up (library use): no log files, as with the logging module
-        if self.pid != os.getpid():  # a forked child: the parent's thread did not come along
+            return  # logging was not set up (library use): no log files
+        if self.thread is None:
             with self.guard:
-                if self.pid != os.getpid():
-                    self.pid, self.lines = os.getpid(), queue.SimpleQueue()
+                if self.thread is None and self.files is not None:
                     self._start_thread()
         self.lines.put(line)
 
     def start(self, tools: logging.Handler, archive: logging.Handler) -> None:
+        """Write to these files from now on (lines queued before go to the files they were meant for)."""
         with self.guard:
-            self._stop()
-            self.files = (tools, archive)
-            self._start_thread()
+            self._stop_thread()
+            old, self.files = self.files, (tools, archive)
+            for handler in old or ():
+                handler.close()
 
-    def flush(self) -> None:
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Write every queued line; False if that took longer than ``timeout_s`` (a log file locked)."""
         with self.guard:
-            if self.thread is not None:
-                self._stop_thread()
-                self._start_thread()
+            return self._stop_thread(timeout_s)
 
     def stop(self) -> None:
-        with self.guard:
-            self._stop()
+        """At exit: write what is queued (waiting at most EXIT_WAIT_S for the files), then close them."""
+        if not self.guard.acquire(timeout=EXIT_WAIT_S):
+            return
+        try:
+            if not self._stop_thread(EXIT_WAIT_S):
+                sys.stderr.write("relay: some log lines were not written: the log file stayed locked\n")
+            for handler in self.files or ():
+                handler.close()
+            self.files = None
+        finally:
+            self.guard.release()
 
     def _start_thread(self) -> None:
         self.wake.clear()
-        self.thread = threading.Thread(target=self._run, name="relay-log-writer", daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, args=(self.files,), name="relay-log-writer", daemon=True
+        )
         self.thread.start()
 
-    def _stop_thread(self) -> None:
-        assert self.thread is not None
+    def _stop_thread(self, timeout_s: float | None = None) -> bool:
+        """End the thread once it has written everything queued; the next line starts a new one."""
+        if self.thread is None:
+            return True
         self.lines.put(None)
         self.wake.set()
-        self.thread.join()
-        self.thread = None
+        self.thread.join(timeout_s)
+        done = not self.thread.is_alive()
+        self.thread = None  # a stuck thread is left to finish on its own (it is a daemon)
+        return done
 
-    def _stop(self) -> None:
-        if self.thread is not None and self.pid == os.getpid():
-            self._stop_thread()
-        if self.files is not None:
-            for handler in self.files:
-                handler.close()
-            self.files = None
-
-    def _run(self) -> None:
-        assert self.files is not None
+    def _run(self, files: tuple[logging.Handler, logging.Handler]) -> None:
         while True:
             batch = [self.lines.get()]
             if batch[0] is not None:
@@ -149,21 +163,27 @@ class _Writer:
                     break
             for line in batch:
                 if line is not None:
-                    self._write(line)
+                    self._write(files, line)
             if None in batch:
                 return
 
-    def _write(self, line: _Line) -> None:
-        assert self.files is not None
+    def _write(self, files: tuple[logging.Handler, logging.Handler], line: _Line) -> None:
         try:
             text = _text(line, self.formatter)
         except Exception:  # noqa: BLE001 (a line that cannot be formatted must not stop the writer)
             text = f"unloggable {line[2]!r:.200}"
-        self.files[line[0]].handle(logging.makeLogRecord({"msg": text, "levelno": logging.INFO}))
+        files[line[0]].handle(logging.makeLogRecord({"msg": text, "levelno": logging.INFO}))
 
 
 _WRITER = _Writer()
 atexit.register(_WRITER.stop)
+
+
+def _flush_then_die(signum: int, frame: object) -> None:
+    """SIGTERM: write the queued log lines (briefly), then end as SIGTERM ends a process."""
+    _WRITER.stop()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 class _ToWriter(logging.Handler):
@@ -196,6 +216,11 @@ def setup_logging(config: Config, stderr_level: int = logging.WARNING) -> None:
         config.channel_log_path, config.channel_log_max_bytes, config.channel_log_backup_count
     )
     _WRITER.start(tools_file, archive_file)
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, _flush_then_die)  # so `kill` (and service managers) lose no lines
     relay.setLevel(logging.INFO)
     relay.propagate = False
     forward = _ToWriter()

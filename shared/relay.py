@@ -22,6 +22,8 @@ from shared.models import (
 )
 from shared.store import FileStore, Store
 
+SMALL_PAGE_BYTES = 256 * 1024
+
 
 class Relay:
     """Channels with read positions, on top of a store.
@@ -98,6 +100,18 @@ class Relay:
             identity=identity if use_cursor else None,
         )
         return {"messages": messages, "latest_id": latest, "has_more": has_more, "since_id": start}
+
+    def small_fetch(self, target: str, limit: int | None) -> bool:
+        """Whether ``limit`` messages of ``target`` come to at most ~256 KiB, judged by its mean line.
+
+        A page that size reads and decodes in about a millisecond, little enough to do on an event
+        loop; a page of large messages (up to 200 x 256 KiB) is read on a worker thread instead.
+        """
+        _, size, _ = self.store.change_token(target)
+        if size <= SMALL_PAGE_BYTES:
+            return True
+        pages = clamp_limit(limit, FETCH_LIMIT_MAX) * size  # limit x mean line, times the message count
+        return pages <= SMALL_PAGE_BYTES * self.store.stats(target).latest_id
 
     def read_position(self, identity: str, target: str) -> int:
         """``identity``'s saved position in ``target``; reset to 0 if the channel was emptied or replaced."""

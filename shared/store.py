@@ -340,6 +340,10 @@ class FileStore:
     def stats(self, target: str) -> ChannelStats:
         """Count, latest id, last time and last sender of one channel (zeros if it has no messages)."""
         target = normalize_target(target)
+        inode, size, _ = self.change_token(target)  # one stat: enough when the cache knows this state
+        cached = self._cached_stats(target, inode, size)
+        if cached is not None:
+            return cached
         with self._reading(target) as opened:
             if opened is None:
                 return _stats_of(target, None)

@@ -343,7 +343,8 @@ async def wait_for_messages(
         with anyio.CancelScope(shield=True):
             request.log(None, time.monotonic() - started, "cancelled")
         raise
-    return await offload.run(lambda: request.finish(found, time.monotonic() - started))
+    # The final read may pass over many of the caller's own messages: on a thread.
+    return await offload.run(lambda: request.finish(found, time.monotonic() - started), in_place=False)
 
 
 def wait_for_messages_sync(

@@ -10,7 +10,12 @@ import itertools
 import json
 import logging
 import multiprocessing
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections import defaultdict
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -222,3 +227,36 @@ def test_lines_are_written_in_call_order_and_warnings_reach_the_file_and_stderr(
     for line, pattern in zip(lines, expected, strict=True):
         assert re.fullmatch(pattern, line), (line, pattern)
     assert capsys.readouterr().err == "relay: WARNING ignoring unreadable read positions in x.json\n"
+
+
+def _log_then(data_dir: str, ending: str) -> None:
+    """A child that logs one line, then ends as ``ending`` says, without any explicit flush."""
+    setup_logging(_config(data_dir, 1 << 20, 2))
+    log_tool_call("last_words", ending=ending)
+    if ending == "sigterm":
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)
+    if ending == "fork":
+        pid = os.fork()
+        if pid == 0:  # the child logs its own line; the parent's queued one is not its to write
+            log_tool_call("child_words", ending=ending)
+            sys.exit(0)  # runs the child's exit handlers, as a forked worker that returns would
+        os.waitpid(pid, 0)
+
+
+@pytest.mark.parametrize("ending", ["return", "sigterm", "fork"])
+def test_queued_lines_are_written_at_exit_on_sigterm_and_once_across_a_fork(
+    data_dir: Path, ending: str
+) -> None:
+    code = f"from tests.test_logs import _log_then; _log_then({str(data_dir)!r}, {ending!r})"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[1],
+    )
+    assert done.returncode == (-signal.SIGTERM if ending == "sigterm" else 0), done.stderr
+    lines = (data_dir / "log" / "claude_codex.log").read_text(encoding="utf-8").splitlines()
+    names = sorted(line.split("] ", 1)[1].split(" ", 1)[0] for line in lines)
+    assert names == (["child_words", "last_words"] if ending == "fork" else ["last_words"]), lines

@@ -89,3 +89,14 @@ def test_latest_says_whether_older_messages_exist(relay: Relay) -> None:
     messages, has_older = relay.latest("t", 3, 500)
     assert [m["id"] for m in messages] == [2, 3, 4] and has_older
     assert relay.latest("t", 4, 500)[1] is False
+
+
+def test_small_fetch_tells_a_page_of_large_messages_from_a_small_one(relay: Relay) -> None:
+    assert relay.small_fetch("empty", 200)
+    for i in range(300):
+        relay.post("chat", f"short message {i}", "a", source="cli")
+    assert relay.small_fetch("chat", 200)  # 200 lines of ~120 bytes
+    for _ in range(6):
+        relay.post("big", "x" * 100_000, "a", source="cli")
+    assert relay.small_fetch("big", 2)  # ~200 KB
+    assert not relay.small_fetch("big", 3) and not relay.small_fetch("big", None)  # ~300 KB; default 50
