@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import datetime
 from typing import Any
 
@@ -12,8 +11,7 @@ import click
 
 from relay_stdio.cli.context import CliState, pass_state, user_errors
 from shared.models import API_LIMIT_MAX
-
-FOLLOW_POLL_S = 0.25
+from shared.waiting import ChannelWatch, wait_sync
 
 
 def _format(record: dict[str, Any], as_json: bool) -> str:
@@ -83,9 +81,9 @@ def tail(state: CliState, target: str, since_id: int | None, limit: int, follow:
                 click.echo(_format(record, as_json))
             if not follow and not has_more:
                 return
-            if not batch:
-                time.sleep(FOLLOW_POLL_S)
             with user_errors():
+                if not batch:  # sleep until the channel changes (inotify where there is one)
+                    wait_sync(ChannelWatch(relay.store, target, last, lambda record: True), timeout_s=None)
                 batch, has_more = relay.store.read_since(target, last, API_LIMIT_MAX)
             if batch:
                 last = batch[-1]["id"]
