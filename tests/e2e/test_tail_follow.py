@@ -7,6 +7,8 @@ import queue
 import signal
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,22 @@ pytestmark = pytest.mark.e2e
 HANG_GUARD_S = 60  # ends a stuck test; nothing here asserts how long anything takes
 
 
+def _as_from_a_terminal() -> None:
+    """Let Ctrl+C (SIGINT) reach the child even when the test runs as a background job, whose
+    children start with SIGINT ignored (as on CI)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextmanager
+def _killed_at_the_end(proc: subprocess.Popen[str]) -> Iterator[None]:
+    """A failing check must not leave the test waiting for a tail that never ends on its own."""
+    try:
+        yield
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_tail_follow_prints_each_new_message_once_in_order_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     data = tmp_path / "data"
     store = FileStore(data)
@@ -26,9 +44,17 @@ def test_tail_follow_prints_each_new_message_once_in_order_and_stops_on_ctrl_c(t
         store.append("proj-x", "before", f"old {i}")
     env = child_env(tmp_path, CLAUDE_CODEX_DATA_DIR=str(data))
     command = [*relay_cli(), "tail", "proj-x", "--follow", "--json", "-n", "2"]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    ) as proc:
+    with (
+        subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            preexec_fn=_as_from_a_terminal,
+        ) as proc,  # fmt: skip
+        _killed_at_the_end(proc),
+    ):
         stdout = proc.stdout
         assert stdout is not None
         lines: queue.Queue[str] = queue.Queue()
