@@ -82,13 +82,7 @@ class CursorStore:
         lock_path = str(path) + ".lock"
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            lock_fd = locking.open_lock_file(lock_path)
-            try:
-                locking.wait_for_flock(lock_fd, self.lock_timeout_s, lock_path)
-            except locking.WouldWait:
-                os.close(lock_fd)
-                raise
-            try:
+            with locking.held(lock_path, self.lock_timeout_s):
                 positions = self._load(path)
                 old = positions.get(target, 0)
                 value = new_value(old)
@@ -99,8 +93,6 @@ class CursorStore:
                         json.dump(positions, handle, sort_keys=True)
                     os.replace(tmp, path)
                 return value
-            finally:
-                os.close(lock_fd)  # releases the lock
         except locking.LockTimeout:
             raise StoreBusy(f"store busy: the read positions of {identity!r} are locked; retry") from None
         except OSError as exc:

@@ -139,3 +139,21 @@ def wait_for_flock(fd: int, timeout_s: float, path: str) -> None:
         os.close(fd)
         raise
     _BlockingWait(fd).wait(max(0.0, timeout_s - _SPIN_S), path)
+
+
+@contextmanager
+def held(path: str, timeout_s: float) -> Iterator[None]:
+    """Hold an exclusive flock on the lock file ``path`` (opened for the occasion) within ``timeout_s``.
+
+    Raises LockTimeout, WouldWait (inside :func:`without_waiting`) or OSError like :func:`wait_for_flock`.
+    """
+    fd = open_lock_file(path)
+    try:
+        wait_for_flock(fd, timeout_s, path)
+    except WouldWait:
+        os.close(fd)  # the one failure that leaves the descriptor with us
+        raise
+    try:
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -37,7 +37,6 @@ from shared.models import Message
 
 RELAY_LOGGER = "relay"
 TOOLS_LOGGER = "relay.tools"
-ARCHIVE_LOGGER = "relay.archive"
 _FORMAT = "%(asctime)s %(levelname)s [%(process)d %(name)s] %(message)s"
 _OURS = "_relay_handler"
 BATCH_DELAY_S = 0.02
@@ -224,7 +223,7 @@ def setup_logging(config: Config, stderr_level: int = logging.WARNING) -> None:
     relay.setLevel(logging.INFO)
     relay.propagate = False
     forward = _ToWriter()
-    forward.setFormatter(logging.Formatter(_FORMAT))
+    forward.setFormatter(_WRITER.formatter)  # the tool lines' format
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(stderr_level)
     stderr.setFormatter(logging.Formatter("relay: %(levelname)s %(message)s"))
