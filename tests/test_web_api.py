@@ -100,6 +100,21 @@ def test_query_numbers_with_a_zero_fraction_are_whole_numbers(client: FlaskClien
     assert [m["id"] for m in client.get("/api/messages?target=t&before_id=2.0").get_json()["messages"]] == [1]
 
 
+@pytest.mark.parametrize(
+    "raw", ["%1F", "%20", "%205", "5%20", "1_000", "%D9%A3", "1e3", "+5", "3.5", "0x10", "five"]
+)
+def test_query_numbers_must_be_plain_digits(client: FlaskClient, app: Flask, raw: str) -> None:
+    # Found by the schemathesis fuzz: before_id=%1F (a character Python's strip() removes) was read
+    # as "absent" and answered 200; int() would also take " 5", "1_000" and Arabic-Indic digits.
+    relay_of(app).post("t", "m1", "a", source="cli")
+    for name in ("limit", "since_id", "before_id"):
+        response = client.get(f"/api/messages?target=t&{name}={raw}")
+        assert response.status_code == 400, (name, raw, response.get_json())
+        error = response.get_json()["error"]
+        assert f"{name}=" in error and "digits 0-9" in error
+    assert client.get("/api/messages?target=t&before_id=&limit=").status_code == 200  # empty: absent
+
+
 def test_before_id_pages_back(client: FlaskClient, app: Flask) -> None:
     for i in range(1, 8):
         relay_of(app).post("t", f"m{i}", "a", source="cli")
