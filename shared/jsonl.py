@@ -10,7 +10,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from shared.models import Message
 
@@ -246,19 +246,8 @@ def records_from(
     fd: int, start: int, end: int, since_id: int, count: int, max_line: int, bad: BadLine
 ) -> tuple[list[Message], bool]:
     """Up to ``count`` valid records with id > ``since_id`` from ``start``, and whether more follow."""
-    found: list[Message] = []
-    for offset, line in lines_forward(fd, start, end, max_line):
-        line_id = record_id(line)
-        if line_id is not None and line_id <= since_id:
-            continue
-        record = parse_record(line)
-        if record is None:
-            bad(offset, "not a JSON record with an integer id" if line is not None else "line too long")
-            continue
-        if len(found) >= count:
-            return found, True
-        found.append(record)
-    return found, False
+    lines = lines_forward(fd, start, end, max_line)
+    return _take(((offset, line) for offset, line in lines if not _older(line, since_id)), count, bad)
 
 
 def records_after_in_tail(
@@ -273,12 +262,22 @@ def records_after_in_tail(
     for offset, line in lines_backward(fd, end, max_line):
         if end - offset > window:
             return None
-        line_id = record_id(line)
-        if line_id is not None and line_id <= since_id:
+        if _older(line, since_id):
             break
         newer.append((offset, line))
+    return _take(reversed(newer), count, bad)
+
+
+def _older(line: bytes | None, since_id: int) -> bool:
+    """True for a line whose id is known and at most ``since_id`` (unreadable lines are not "older")."""
+    line_id = record_id(line)
+    return line_id is not None and line_id <= since_id
+
+
+def _take(lines: Iterable[tuple[int, bytes | None]], count: int, bad: BadLine) -> tuple[list[Message], bool]:
+    """The first ``count`` valid records of ``lines`` (reporting the others), and whether more follow."""
     found: list[Message] = []
-    for offset, line in reversed(newer):
+    for offset, line in lines:
         record = parse_record(line)
         if record is None:
             bad(offset, "not a JSON record with an integer id" if line is not None else "line too long")

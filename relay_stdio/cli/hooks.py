@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -18,6 +19,8 @@ from shared.hooks import (
 )
 from shared.hooks import stop_answer as compute_stop_answer
 from shared.waiting import MAX_TIMEOUT_S
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class HookGroup(click.Group):
@@ -69,6 +72,18 @@ def _options(func: Any) -> Any:
     return func
 
 
+def _wait_option(help_text: str) -> Callable[[_F], _F]:
+    return click.option(
+        "--wait",
+        "wait_s",
+        type=click.FloatRange(0, MAX_TIMEOUT_S),
+        default=0.0,
+        show_default=True,
+        metavar="SECONDS",
+        help=help_text,
+    )
+
+
 @click.group(cls=HookGroup)
 def hook() -> None:
     """Hook commands for Claude Code's settings.json (see docs/claude.md)."""
@@ -76,15 +91,7 @@ def hook() -> None:
 
 @hook.command("claude-stop")
 @_options
-@click.option(
-    "--wait",
-    "wait_s",
-    type=click.FloatRange(0, MAX_TIMEOUT_S),
-    default=0.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="If Claude's own post is the newest in the channel, wait up to SECONDS for the answer.",
-)
+@_wait_option("If Claude's own post is the newest in the channel, wait up to SECONDS for the answer.")
 @click.option("--wait-always", is_flag=True, help="Wait even when Claude's post is not the newest.")
 @click.option(
     "--max-continuations",
@@ -120,15 +127,7 @@ def claude_stop(
 
 @hook.command("claude-context")
 @_options
-@click.option(
-    "--wait",
-    "wait_s",
-    type=click.FloatRange(0, MAX_TIMEOUT_S),
-    default=0.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Wait up to SECONDS for a message when none is unread.",
-)
+@_wait_option("Wait up to SECONDS for a message when none is unread.")
 @pass_state
 def claude_context(
     state: CliState, target: str, from_sender: str | None, identity: str, max_chars: int, wait_s: float
