@@ -26,6 +26,7 @@ import pytest
 from shared.config import Config, resolve_config
 from shared.logs import flush_logs, log_tool_call, setup_logging
 from shared.relay import Relay
+from tests.reliability import count
 
 WRITERS = 4
 LINES = 1000
@@ -139,6 +140,10 @@ def test_processes_logging_at_once_keep_every_line_once_and_intact(data_dir: Pat
     assert switches >= WRITERS, "the writers did not overlap, so this run proved nothing about concurrency"
     assert sorted(seen) == [(w, s) for w in range(WRITERS) for s in range(LINES)]
     _in_order_per_writer(seen)
+    count("logs.processes", WRITERS)
+    count("logs.lines_checked", len(seen))
+    count("logs.rotations", len(files) - 1)
+    count("logs.writer_switches", switches)
 
 
 @pytest.mark.slow
@@ -154,6 +159,9 @@ def test_rotation_keeps_at_most_backup_count_files_and_drops_only_the_oldest_lin
     # What survives is the newest part of the log: for each writer, its last lines with no gap.
     for writer, seqs in _in_order_per_writer(seen).items():
         assert seqs == list(range(seqs[0], LINES)), f"writer {writer} lost lines it wrote after {seqs[0]}"
+    count("logs.processes", WRITERS)
+    count("logs.lines_checked", len(seen))
+    count("logs.backup_count_runs", 1)
 
 
 SOURCES = ("mcp", "cli", "api", "web-ui")
@@ -199,6 +207,9 @@ def test_channel_archive_gets_one_json_line_per_posted_message_with_its_source(d
         writer = int(record["sender"].removeprefix("agent-"))
         assert record["source"] == SOURCES[writer]
         assert record["text"].startswith(f"w{writer} s")
+    count("logs.processes", len(SOURCES))
+    count("logs.archive_lines_checked", len(archived))
+    count("logs.rotations", len(files) - 1)
 
 
 def test_lines_are_written_in_call_order_and_warnings_reach_the_file_and_stderr(
