@@ -210,6 +210,19 @@ def hold_lock(lock_path: str, ready_file: str) -> None:
     lock.release()
 
 
+def hold_channel(data_dir: str, target: str, ready_file: str) -> None:
+    """Hold a channel the way the store does (inside ``FileStore.repair``, which keeps its locks while it
+    inspects the file), announce it, then stop this process (SIGSTOP); after SIGCONT, let go."""
+    import signal
+
+    def stop_inside(lines: Any) -> list[tuple[int, int]]:
+        Path(ready_file).write_text("locked", encoding="utf-8")
+        os.kill(os.getpid(), signal.SIGSTOP)
+        return []
+
+    FileStore(Path(data_dir)).repair(target, stop_inside)
+
+
 def busy_poster(data_dir: str, target: str, timeout_s: float, out: str) -> None:
     """Try one post with a short lock timeout; write what happened (ok/busy, seconds, message) to ``out``."""
     store = FileStore(Path(data_dir), lock_timeout_s=timeout_s)

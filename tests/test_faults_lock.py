@@ -180,3 +180,76 @@ def test_writer_stopped_at_random_moments_mid_append(tmp_path: Path) -> None:
     count("lock.busy_while_writer_stopped", busy)
     count("lock.posted_while_writer_stopped", posted)
     count("lock.messages_checked", checked.records)
+
+
+def test_a_lock_file_removed_under_a_stopped_holder_still_keeps_writers_out(tmp_path: Path) -> None:
+    """The lock file of a channel whose holder is stopped is removed: a new writer must still wait."""
+    data_dir = tmp_path / "data"
+    store = FileStore(data_dir, lock_timeout_s=TIMEOUT_S)
+    for i in range(1, 4):
+        store.append("t", "before", f"message {i}")
+    ready = tmp_path / "locked"
+    ctx = multiprocessing.get_context("spawn")
+    holder = ctx.Process(target=fault_workers.hold_channel, args=(str(data_dir), "t", str(ready)))
+    holder.start()
+    assert holder.pid is not None
+    try:
+        while not ready.exists():
+            time.sleep(0.005)
+        wait_until_stopped(holder.pid)
+        (store.locks_dir / "t.lock").unlink()
+        post_expecting_busy(store)  # a fresh lock file at the path, but the holder still has the channel
+        post_expecting_busy(FileStore(data_dir, lock_timeout_s=TIMEOUT_S))
+    finally:
+        os.kill(holder.pid, signal.SIGCONT)
+        holder.join(60)
+    assert holder.exitcode == 0
+    assert [store.append("t", "after", f"after {i}")["id"] for i in range(2)] == [4, 5]
+    records = [json.loads(line) for line in store.channel_path("t").read_bytes().splitlines()]
+    assert [(r["id"], r["text"]) for r in records] == [
+        (1, "message 1"),
+        (2, "message 2"),
+        (3, "message 3"),
+        (4, "after 0"),
+        (5, "after 1"),
+    ]
+
+
+@pytest.mark.slow
+def test_lock_files_removed_while_writers_post_never_let_two_writers_in(tmp_path: Path) -> None:
+    """`rm locks/t.lock` again and again while a long-running writer and new writer processes post."""
+    data_dir, acks = tmp_path / "data", tmp_path / "acks"
+    acks.mkdir()
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["tests.fault_workers"])
+    lock = data_dir / "locks" / "t.lock"
+
+    def start(name: str) -> multiprocessing.process.BaseProcess:
+        log = str(tmp_path / "w.log")
+        args = (str(data_dir), name, ["t"], str(acks / f"{name}.acks"), "store", False, log)
+        process = ctx.Process(target=fault_workers.writer, args=args)
+        process.start()
+        return process
+
+    writers = [start("steady")]  # keeps its lock file open from its first post on
+    removed = 0
+    try:
+        while not (acks / "steady.acks").exists() or (acks / "steady.acks").stat().st_size < 200:
+            time.sleep(0.005)
+        for round_ in range(6):
+            lock.unlink(missing_ok=True)
+            removed += 1
+            if round_ < 3:
+                writers.append(start(f"new{round_}"))
+            time.sleep(0.25)
+    finally:
+        for process in writers:
+            process.kill()
+            process.join(60)
+    final = FileStore(data_dir).append("t", "final", fault_workers.text_for("final", 0))
+    (acks / "final.acks").write_text(f"t {final['id']} 0\n")
+    acked = fault_workers.read_acks(acks.glob("*.acks"))
+    checked = fault_workers.check_channel_file(FileStore(data_dir).channel_path("t"), "t", acked["t"])
+    assert removed == 6 and len(writers) == 4 and checked.acked >= 100
+    count("lock.lock_files_removed_while_posting", removed)
+    count("lock.messages_checked_after_removals", checked.records)
