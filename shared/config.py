@@ -16,7 +16,12 @@ from typing import Any
 import platformdirs
 
 from shared.errors import ConfigError, InvalidInput
-from shared.models import DEFAULT_MAX_MESSAGE_BYTES, normalize_sender, normalize_target
+from shared.models import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    LARGEST_MAX_MESSAGE_BYTES,
+    normalize_sender,
+    normalize_target,
+)
 
 APP_NAME = "claude-codex-relay"
 ENV_PREFIX = "CLAUDE_CODEX_"
@@ -140,7 +145,7 @@ KEYS: dict[str, tuple[Callable[[Any, bool], Any], Any]] = {
     "channels": (_parse_channels, ["proj-x", "codex", "claude"]),
     "allowed_hosts": (_parse_list, []),
     "sender": (_parse_sender, None),
-    "max_message_bytes": (_parse_int(1, 64 * MB), DEFAULT_MAX_MESSAGE_BYTES),
+    "max_message_bytes": (_parse_int(1, LARGEST_MAX_MESSAGE_BYTES), DEFAULT_MAX_MESSAGE_BYTES),
     "auth_token": (_parse_optional_str, None),
     "fsync": (_parse_bool, False),
     "lock_timeout_s": (_parse_positive_float, 10.0),

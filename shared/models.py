@@ -16,6 +16,9 @@ TARGET_RULE = (
 _TARGET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SENDER_MAX_CHARS = 64
 DEFAULT_MAX_MESSAGE_BYTES = 262_144
+# The most max_message_bytes may be set to. Readers take every line a relay with this limit could write,
+# so processes with different limits read each other's messages (and never reuse their ids).
+LARGEST_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 FETCH_LIMIT_MAX = 200
 API_LIMIT_MAX = 500
 DEFAULT_LIMIT = 50

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from shared import jsonl, locking
-from shared.errors import StoreBusy, StoreError
-from shared.handles import HandleCache
+from shared.errors import InvalidInput, StoreBusy, StoreError
+from shared.handles import OUT_OF_DESCRIPTORS, HandleCache
 from shared.models import (
     DEFAULT_MAX_MESSAGE_BYTES,
+    LARGEST_MAX_MESSAGE_BYTES,
     ChannelStats,
     Message,
     normalize_sender,
@@ -90,15 +91,19 @@ class FileStore:
         lock_timeout_s: float = 10.0,
         fsync: bool = False,
     ) -> None:
+        if not 1 <= max_message_bytes <= LARGEST_MAX_MESSAGE_BYTES:
+            raise InvalidInput(
+                f"max_message_bytes is {max_message_bytes}; it must be 1 to {LARGEST_MAX_MESSAGE_BYTES}"
+            )
         self.data_dir = Path(data_dir)
         self.channels_dir = self.data_dir / CHANNELS_DIR
         self.locks_dir = self.data_dir / LOCKS_DIR
         self.max_message_bytes = max_message_bytes
         self.lock_timeout_s = lock_timeout_s
         self.fsync = fsync
-        # A stored line holds the text JSON-escaped (at most ~2x, as control characters are refused)
-        # plus the other fields; anything far longer is not ours and is skipped unread.
-        self.max_line = 2 * max_message_bytes + 16 * 1024
+        # How far a line is read is the same in every process, whatever its max_message_bytes (what it
+        # accepts to write): a line no relay writes is skipped unread.
+        self.max_line = jsonl.MAX_LINE
         # (inode, size) -> (last id, stats) of a channel file, so appends and lists skip the tail read.
         self._tail_cache: dict[str, tuple[tuple[int, int], ChannelStats]] = {}
         self._cache_lock = threading.Lock()
@@ -133,7 +138,13 @@ class FileStore:
     def _open_for_reading(self, path: str) -> int | None:
         """A read-only descriptor of a channel file, or None if it does not exist; links are refused."""
         try:
-            return os.open(path, _READ_FLAGS)
+            try:
+                return os.open(path, _READ_FLAGS)
+            except OSError as exc:
+                if exc.errno not in OUT_OF_DESCRIPTORS:
+                    raise
+                self._handles.shed()  # the kept descriptors of idle channels give way to this read
+                return os.open(path, _READ_FLAGS)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -164,11 +175,8 @@ class FileStore:
         except OSError as exc:
             if isinstance(exc, StoreError):
                 raise
-            if exc.errno == errno.ELOOP:
-                raise StoreError(
-                    f"channel file {data_path} is a symbolic link; the relay never follows links in its "
-                    "store. Replace it with a regular file (or run `relay check --repair`)"
-                ) from None
+            if exc.errno in (errno.ELOOP, errno.EINVAL):
+                raise StoreError(_not_a_file(exc, lock_path, data_path)) from None
             if isinstance(exc, FileNotFoundError):
                 self._dirs_ready = False  # the folders were removed while we were running
             raise StoreError(f"cannot open channel {target!r}: {exc.strerror or exc}") from None
@@ -231,12 +239,11 @@ class FileStore:
         if cached is not None:
             end, last_id = st.st_size, cached.latest_id
         else:
-            end, last = jsonl.end_and_last_record(fd, st.st_size, self.max_line, self._bad_line(target))
+            end, last_id = jsonl.end_and_last_id(fd, st.st_size, self._bad_line(target))
             if end != st.st_size:
                 # A writer died mid-line: cut the torn tail so the file stays valid JSONL.
                 log.warning("channel %s: removing a torn last line of %d bytes", target, st.st_size - end)
                 os.ftruncate(fd, end)
-            last_id = last["id"] if last else 0
         record: Message = {"id": last_id + 1, "ts": round(time.time(), 6), **fields}
         # The same bytes as encoding the whole record: id and time first, then the body's fields.
         data = b'{"id": %d, "ts": %s, %s\n' % (record["id"], _ENCODER.encode(record["ts"]).encode(), body[1:])
@@ -302,14 +309,14 @@ class FileStore:
             fd, size = opened
             bad = self._bad_line(target)
             # One small read at the end answers the most common question, "anything new?".
-            end, last = jsonl.end_and_last_record(fd, size, self.max_line, bad)
-            if last is None or last["id"] <= since_id:
+            end, last_id = jsonl.end_and_last_id(fd, size, bad)
+            if last_id <= since_id:
                 return [], False
-            if last["id"] - since_id <= TAIL_READ_RECORDS:  # a poller catching up: walk back from the end
+            if last_id - since_id <= TAIL_READ_RECORDS:  # a poller catching up: walk back from the end
                 recent = jsonl.records_after_in_tail(fd, end, since_id, limit, self.max_line, bad)
                 if recent is not None:
                     return recent
-            start = jsonl.offset_after_id(fd, end, since_id, self.max_line)
+            start = jsonl.offset_after_id(fd, end, since_id)
             return jsonl.records_from(fd, start, end, since_id, limit, self.max_line, bad)
 
     def read_last(self, target: str, limit: int) -> list[Message]:
@@ -560,6 +567,16 @@ class FileStore:
             pass
         finally:
             os.close(dir_fd)
+
+
+def _not_a_file(exc: OSError, lock_path: str, data_path: str) -> str:
+    """The message for a channel's lock file or channel file that is a symbolic link or not a file."""
+    kind, path = ("lock file", lock_path) if exc.filename == lock_path else ("channel file", data_path)
+    what = "a symbolic link" if exc.errno == errno.ELOOP else "not a regular file"
+    return (
+        f"{kind} {path} is {what}; the relay never follows links in its store and writes only regular "
+        "files. Run `relay check --repair` to move it aside (or replace it with a regular file)"
+    )
 
 
 def _stats_of(target: str, last: dict[str, Any] | None) -> ChannelStats:

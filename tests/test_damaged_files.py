@@ -14,6 +14,7 @@ from mcp import Client
 
 from relay_stdio.cli import main
 from relay_stdio.server import build_server
+from shared import jsonl
 from shared.check import check_store
 from shared.errors import StoreError
 from shared.relay import Relay
@@ -145,15 +146,15 @@ async def test_channel_file_replaced_by_a_symlink_is_never_followed_or_written(
 
 
 def _fill_with_a_huge_line(store: FileStore, size: int) -> tuple[Path, list[int]]:
+    """Records 1-1000, a ``size``-byte line with id 1001 (a hole in a sparse file), records 1001-2000."""
     path = store.channel_path("big")
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as out:
         for i in range(1, 1001):
             out.write(good(i, "big"))
-        out.write(b'{"id": 1001, "ts": 1, "target": "big", "sender": "s", "text": "')
-        block = b"z" * (1024 * 1024)
-        for _ in range(size // len(block)):
-            out.write(block)
+        head = b'{"id": 1001, "ts": 1, "target": "big", "sender": "s", "text": "'
+        out.write(head)
+        out.seek(size - len(head) - 2, os.SEEK_CUR)
         out.write(b'"}\n')
         for i in range(1001, 2001):
             out.write(good(i, "big"))
@@ -162,11 +163,13 @@ def _fill_with_a_huge_line(store: FileStore, size: int) -> tuple[Path, list[int]
 
 @pytest.mark.slow
 @pytest.mark.anyio
-async def test_a_50_mb_line_is_skipped_by_readers_and_quarantined_by_repair(relay: Relay) -> None:
+async def test_a_line_longer_than_any_relay_writes_is_skipped_by_readers_and_quarantined_by_repair(
+    relay: Relay,
+) -> None:
     store = relay.store
     assert isinstance(store, FileStore)
-    path, ids = _fill_with_a_huge_line(store, 50 * 1024 * 1024)
-    assert path.stat().st_size > 50 * 1024 * 1024
+    path, ids = _fill_with_a_huge_line(store, jsonl.MAX_LINE + 1024 * 1024)
+    assert path.stat().st_size > jsonl.MAX_LINE
     assert_store_serves(store, "big", ids)
     for since in (995, 999, 1000, 1001, 1002):
         assert [m["id"] for m in store.read_since("big", since, 3)[0]] == [since + 1, since + 2, since + 3]
