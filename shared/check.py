@@ -20,6 +20,7 @@ from shared.models import normalize_target
 from shared.store import SUFFIX, FileStore, ScannedLine
 
 OURS = (".quarantine-", ".moved-")  # files relay check itself leaves beside a channel
+LOCK_SUFFIX = ".lock"
 
 
 @dataclass(frozen=True)
@@ -219,14 +220,48 @@ def check_store(store: FileStore, targets: Sequence[str] = (), *, repair: bool =
             )
         else:
             _check_channel(store, name[: -len(SUFFIX)], path, report, repair)
+    _check_lock_files(store, {normalize_target(t) for t in targets}, report, repair)
     return report
 
 
-def _check_symlink(store: FileStore, name: str, path: Path, report: CheckReport, repair: bool) -> None:
+def _check_lock_files(store: FileStore, targets: set[str], report: CheckReport, repair: bool) -> None:
+    """Report (and with ``repair`` move aside) a channel's lock file that is a link or not a file: the
+    store refuses to lock it, so nobody could post to that channel."""
+    for name, kind in store.channel_entries(locks=True):
+        stem = name.removesuffix(LOCK_SUFFIX)
+        if kind == "file" or stem == name or (targets and stem not in targets):
+            continue
+        try:
+            if normalize_target(stem) != stem:
+                continue
+        except ValueError:
+            continue
+        path = store.locks_dir / name
+        what = f"a symbolic link to {_destination(path)}" if kind == "symlink" else f"a {kind}"
+        report.problems.append(
+            Problem(
+                path,
+                None,
+                "bad lock file",
+                f"{what}; the relay locks only regular files, so channel "
+                f"{stem!r} can take no post until it is moved aside",
+            )
+        )
+        if repair:
+            aside = store.move_lock_aside(name)
+            report.repaired += 1
+            report.actions.append(f"moved {path} aside to {aside} (a link's target was not touched)")
+
+
+def _destination(path: Path) -> str:
     try:
-        destination = os.readlink(path)
+        return os.readlink(path)
     except OSError:
-        destination = "?"
+        return "?"
+
+
+def _check_symlink(store: FileStore, name: str, path: Path, report: CheckReport, repair: bool) -> None:
+    destination = _destination(path)
     report.problems.append(
         Problem(
             path,

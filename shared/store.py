@@ -386,14 +386,15 @@ class FileStore:
                 return None
         return self._notifiers.get()
 
-    def _channel_dir_entries(self) -> list[os.DirEntry[str]]:
-        """The entries of the channels folder (none before the first post)."""
+    def _channel_dir_entries(self, folder: Path | None = None) -> list[os.DirEntry[str]]:
+        """The entries of the channels folder, or of ``folder`` (none before the first post)."""
+        folder = folder or self.channels_dir
         try:
-            return list(os.scandir(self.channels_dir))
+            return list(os.scandir(folder))
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise StoreError(f"cannot list {self.channels_dir}: {exc.strerror or exc}") from None
+            raise StoreError(f"cannot list {folder}: {exc.strerror or exc}") from None
 
     def list_channels(self) -> list[ChannelStats]:
         """Stats of every channel that has a file, sorted by name; symlinks and stray files are skipped."""
@@ -413,9 +414,10 @@ class FileStore:
 
     # --- checking and repair (``relay check``; the rules live in shared/check.py) -------------------
 
-    def channel_entries(self) -> list[tuple[str, str]]:
-        """(name, kind) of every entry of the channels folder; kind is file, symlink, dir or other."""
-        entries = self._channel_dir_entries()
+    def channel_entries(self, locks: bool = False) -> list[tuple[str, str]]:
+        """(name, kind) of every entry of the channels folder (of the locks folder with ``locks``); kind
+        is file, symlink, dir or other."""
+        entries = self._channel_dir_entries(self.locks_dir if locks else None)
         found = []
         for entry in entries:
             if entry.is_symlink():
@@ -519,6 +521,22 @@ class FileStore:
             except OSError as exc:
                 raise StoreError(f"cannot move {source} aside: {exc.strerror or exc}") from None
             self._sync_dir(self.channels_dir)
+        return aside
+
+    def move_lock_aside(self, name: str) -> Path:
+        """Rename an entry of the locks folder that is not a lock file (a link) to ``<name>.moved-<time>``.
+
+        No lock is needed: the store never locks, opens or follows such an entry; the next post creates
+        a regular lock file in its place.
+        """
+        if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise StoreError(f"{name!r} is not an entry of the locks folder")
+        source = self.locks_dir / name
+        aside = self.locks_dir / f"{name}.moved-{_stamp()}"
+        try:
+            os.rename(source, aside)
+        except OSError as exc:
+            raise StoreError(f"cannot move {source} aside: {exc.strerror or exc}") from None
         return aside
 
     def _scanned_lines(self, fd: int, size: int) -> Iterator[ScannedLine]:

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from relay_stdio.cli import main
+from shared.errors import StoreError
 from shared.store import FileStore
 from tests.reliability import count
 
@@ -147,6 +148,36 @@ def test_symlinked_channel_is_reported_and_moved_aside_without_touching_its_targ
     assert aside.is_symlink() and os.readlink(aside) == str(outside)
     assert (outside.read_bytes(), outside.stat().st_mtime_ns) == before
     assert store.append("evil", "a", "a fresh channel")["id"] == 1
+    assert (outside.read_bytes(), outside.stat().st_mtime_ns) == before
+    assert runner.invoke(main, ["check"]).exit_code == 0
+
+
+def test_symlinked_lock_file_is_named_in_the_error_reported_and_moved_aside(
+    runner: CliRunner, store: FileStore, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.lock"
+    outside.write_bytes(b"not ours")
+    before = (outside.read_bytes(), outside.stat().st_mtime_ns)
+    store.append("t", "a", "one")
+    lock = store.locks_dir / "t.lock"
+    lock.unlink()
+    os.symlink(outside, lock)
+    with pytest.raises(StoreError) as caught:
+        FileStore(store.data_dir).append("t", "a", "two")
+    message = str(caught.value)
+    assert message.startswith(f"lock file {lock} is a symbolic link") and "relay check --repair" in message
+    assert "channel file" not in message
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert f"{lock}: bad lock file: a symbolic link to {outside}" in result.output
+    assert "1 problem(s)" in result.output
+    result = runner.invoke(main, ["check", "--repair"])
+    assert result.exit_code == 0 and "1 repaired, 0 left" in result.output, result.output
+    [aside] = store.locks_dir.glob("t.lock.moved-*")
+    assert aside.is_symlink() and os.readlink(aside) == str(outside)
+    assert not os.path.lexists(lock)
+    assert FileStore(store.data_dir).append("t", "a", "two")["id"] == 2
+    assert lock.is_file() and not lock.is_symlink()
     assert (outside.read_bytes(), outside.stat().st_mtime_ns) == before
     assert runner.invoke(main, ["check"]).exit_code == 0
 
