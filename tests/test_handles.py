@@ -3,6 +3,7 @@ whatever the timeouts, evictions and descriptor limits."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -23,15 +24,24 @@ from tests import fault_workers
 from tests.test_faults_lock import wait_until_stopped
 
 
-def open_descriptors() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_descriptors(under: Path) -> int:
+    """This process's descriptors of files under ``under`` (other tests' leftovers do not count)."""
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # closed meanwhile (the listing's own descriptor)
+            found += os.readlink(f"/proc/self/fd/{fd}").startswith(str(under))
+    return found
 
 
-def settle(expected_threads: int, expected_fds: int) -> tuple[int, int]:
-    """Threads and descriptors once they are back to what is expected (or after 10 s)."""
+def lock_waiters() -> int:
+    return sum(thread.name == "relay-lock-wait" for thread in threading.enumerate())
+
+
+def settle(expected: tuple[int, int], under: Path) -> tuple[int, int]:
+    """Waiting threads and descriptors once they are back to ``expected`` (or after 10 s)."""
     for _ in range(1000):
-        now = (threading.active_count(), open_descriptors())
-        if now == (expected_threads, expected_fds):
+        now = (lock_waiters(), open_descriptors(under))
+        if now == expected:
             break
         time.sleep(0.01)
     return now
@@ -54,19 +64,19 @@ def test_busy_errors_leave_no_threads_or_descriptors_behind(tmp_path: Path) -> N
         while not ready.exists():
             time.sleep(0.005)
         wait_until_stopped(holder.pid)
-        holding = (threading.active_count(), open_descriptors())  # the holder's pipes count here
+        holding = (lock_waiters(), open_descriptors(data_dir))
         for _ in range(40):
             with pytest.raises(StoreBusy):
                 store.append("t", "impatient", "never posted")
         for _ in range(10):
             with pytest.raises(locking.LockTimeout), locking.held(lock_path, 0.02):
                 pass
-        during = (threading.active_count() - holding[0], open_descriptors() - holding[1])
+        during = (lock_waiters() - holding[0], open_descriptors(data_dir) - holding[1])
     finally:
         os.kill(holder.pid, signal.SIGCONT)
         holder.join(60)
     assert during[0] <= 1 and during[1] <= 1, during  # one waiting thread, with one descriptor
-    assert settle(*holding) == holding  # and that one is gone once the lock is free
+    assert settle(holding, data_dir) == holding  # and that one is gone once the lock is free
     holder.close()
     assert store.append("t", "after", "two")["id"] == 2
     assert [m["text"] for m in store.read_last("t", 5)] == ["one", "two"]
@@ -75,7 +85,6 @@ def test_busy_errors_leave_no_threads_or_descriptors_behind(tmp_path: Path) -> N
 def test_evicting_handles_never_closes_one_in_use_or_leaks(tmp_path: Path) -> None:
     """Capacity 2, 8 threads and 6 channels: every append lands, and closing the cache closes everything."""
     cache = HandleCache(capacity=2)
-    fds = open_descriptors()
     (tmp_path / "locks").mkdir()
     (tmp_path / "channels").mkdir()
     errors: list[BaseException] = []
@@ -96,9 +105,10 @@ def test_evicting_handles_never_closes_one_in_use_or_leaks(tmp_path: Path) -> No
     for worker in workers:
         worker.join(120)
     assert not errors
-    assert open_descriptors() <= fds + 2 * 2 + 8  # the kept handles (and a waiting thread's) at most
+    # At most the capacity and the handles the 8 threads had pinned at the last eviction, 2 each.
+    assert open_descriptors(tmp_path) <= 2 * (2 + 8)
     cache.close()
-    assert settle(threading.active_count(), fds)[1] == fds
+    assert settle((0, 0), tmp_path)[1] == 0
     files = [tmp_path / "channels" / f"c{key}" for key in range(6)]
     lines = [line for path in files for line in path.read_text().splitlines()]
     assert sorted(lines) == sorted(f"{w} {s}" for w in range(8) for s in range(300))
