@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from shared.fsutil import open_private
 from shared.locking import LockTimeout, WouldWait, open_lock_file, wait_for_flock, waiting_allowed
 
 DATA_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -43,7 +44,7 @@ class _Handle:
             assert self.data_fd is not None
             return self.data_fd
         self.close_data()
-        fd = os.open(self.data_path, DATA_FLAGS, 0o644)  # ELOOP for a symlink: never followed
+        fd = open_private(self.data_path, DATA_FLAGS)  # ELOOP for a symlink: never followed
         st = os.fstat(fd)
         self.data_fd, self.data_id = fd, (st.st_dev, st.st_ino)
         return fd
