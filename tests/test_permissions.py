@@ -221,3 +221,24 @@ def test_another_local_user_can_neither_read_the_store_nor_stall_posts(shared_tm
     assert posted.returncode == 0 and "posted #2" in posted.stdout, posted.stderr
     assert opened == ["opened:"]
     count("permissions.files_refused_to_another_user", len(files))
+
+
+def test_log_files_kept_outside_the_data_dir_are_made_private_but_their_folder_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    data_dir, home, logs = tmp_path / "data", tmp_path / "home", tmp_path / "logs"
+    env = {"CLAUDE_CODEX_LOG_PATH": str(logs / "tools.log"), "CLAUDE_CODEX_LOG_MAX_BYTES": "600"}
+    for i in range(6):  # enough tool-log lines to rotate at 600 bytes
+        relay(data_dir, home, "post", "t", f"message {i}", **env)
+    made = sorted(p.name for p in logs.iterdir())
+    assert {"tools.log", "tools.log.1", ".__tools.lock"} <= set(made), made
+    (logs / "notes.txt").write_text("the user's own file")
+    for path in [logs, *logs.iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    stderr = relay(data_dir, home, "post", "t", "after", **env).stderr
+    assert f"0 folder(s) set to 0700 and {len(made)} file(s) to 0600" in stderr, stderr
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in logs.iterdir()} == {
+        **{name: "0o600" for name in made},
+        "notes.txt": "0o644",
+    }
+    assert stat.S_IMODE(logs.stat().st_mode) == 0o755
