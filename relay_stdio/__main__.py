@@ -13,8 +13,8 @@ from shared import __version__
 from shared.cli_options import store_options
 from shared.config import resolve_config
 from shared.errors import ConfigError, StoreError
-from shared.logs import setup_logging
 from shared.relay import Relay
+from shared.startup import prepare_store
 
 log = logging.getLogger("relay.stdio")
 
@@ -35,8 +35,7 @@ def main(config_path: Path | None, data_dir: Path | None, sender: str | None) ->
     try:
         config = resolve_config({"config": config_path, "data_dir": data_dir, "sender": sender})
         relay = Relay(config)
-        relay.store.ensure_writable()  # first, so an unwritable store is named as such, not as a log file
-        setup_logging(config)
+        prepare_store(relay)
     except (ConfigError, StoreError) as exc:
         # stdout is the MCP wire: errors go to stderr, where clients show them in their server logs.
         click.echo(f"relay-stdio: {exc}", err=True)

@@ -16,7 +16,7 @@ from shared import __version__
 from shared.cli_options import store_options
 from shared.config import Config, default_data_dir, resolve_config
 from shared.errors import ConfigError, StoreError
-from shared.logs import setup_logging
+from shared.startup import prepare_store
 
 log = logging.getLogger("relay.web")
 
@@ -88,9 +88,7 @@ def main(
         )
         check_bind(config, allow_unauthenticated)
         app = create_app(config)
-        # First, so an unwritable store is named as such, not as a log file inside it.
-        app.extensions["relay_web"].relay.store.ensure_writable()
-        setup_logging(config)
+        prepare_store(app.extensions["relay_web"].relay)
     except (ConfigError, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     for warning in config.warnings:

@@ -19,7 +19,6 @@ import os
 import shlex
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,8 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from shared.config import Config
-from shared.errors import ConfigError
+from shared.errors import ConfigError, StoreError
+from shared.fsutil import write_atomically
 from shared.waiting import MAX_TIMEOUT_S
 
 SERVER_NAME = "relay"
@@ -251,12 +251,9 @@ def write_with_backup(path: Path, text: str) -> Path | None:
                 n += 1
                 backup = path.with_name(f"{path.name}.bak-{stamp}-{n}")
             shutil.copy2(path, backup)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        if backup is not None:
-            shutil.copymode(backup, tmp)
-        os.replace(tmp, path)
+        write_atomically(path, text.encode("utf-8"), what="the client settings", keep_mode=True)
+    except StoreError:
+        raise
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
     return backup

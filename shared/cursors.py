@@ -9,13 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from shared import locking
 from shared.errors import StoreBusy, StoreError
+from shared.fsutil import private_mkdir, write_atomically
 from shared.models import normalize_sender, normalize_target
 
 log = logging.getLogger("relay.cursors")
@@ -45,9 +44,10 @@ def identity_filename(identity: str) -> str:
 class CursorStore:
     """Read positions of every identity, stored beside the channels."""
 
-    def __init__(self, data_dir: Path, lock_timeout_s: float = 10.0) -> None:
+    def __init__(self, data_dir: Path, lock_timeout_s: float = 10.0, fsync: bool = False) -> None:
         self.dir = Path(data_dir) / "cursors"
         self.lock_timeout_s = lock_timeout_s
+        self.fsync = fsync
 
     def _path(self, identity: str) -> Path:
         return self.dir / identity_filename(normalize_sender(identity))
@@ -81,19 +81,19 @@ class CursorStore:
         path = self._path(identity)
         lock_path = str(path) + ".lock"
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            private_mkdir(self.dir)
             with locking.held(lock_path, self.lock_timeout_s):
                 positions = self._load(path)
                 old = positions.get(target, 0)
                 value = new_value(old)
                 if value != old:
                     positions[target] = value
-                    fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".cursor-", suffix=".tmp")
-                    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                        json.dump(positions, handle, sort_keys=True)
-                    os.replace(tmp, path)
+                    data = json.dumps(positions, sort_keys=True).encode("utf-8")
+                    write_atomically(path, data, what="the read position", fsync=self.fsync)
                 return value
         except locking.LockTimeout:
             raise StoreBusy(f"store busy: the read positions of {identity!r} are locked; retry") from None
+        except StoreError:
+            raise
         except OSError as exc:
             raise StoreError(f"cannot save the read position in {path}: {exc.strerror or exc}") from None

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from shared.fsutil import open_private
 from shared.locking import LockFile, LockTimeout, WouldWait, waiting_allowed
 
 DATA_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -27,7 +28,7 @@ _NOT_A_FILE = (errno.ENOENT, errno.ELOOP, errno.EINVAL)
 
 
 def _open_data(path: str) -> int:
-    return os.open(path, DATA_FLAGS, 0o644)  # ELOOP for a symlink: never followed
+    return open_private(path, DATA_FLAGS)  # ELOOP for a symlink: never followed
 
 
 def _open_existing_data(path: str) -> int:

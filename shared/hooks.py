@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shared.errors import InvalidInput
+from shared.fsutil import write_atomically
 from shared.models import normalize_sender, normalize_target
 from shared.relay import Relay
 from shared.waiting import ChannelWatch, message_filter, wait_for_messages_sync
@@ -87,11 +86,8 @@ class ContinuationCounter:
         return value if isinstance(value, int) and value >= 0 else 0
 
     def set(self, value: int) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".hook-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"continuations": value}, handle)
-        os.replace(tmp, self.path)
+        data = json.dumps({"continuations": value}).encode("utf-8")
+        write_atomically(self.path, data, what="the Stop hook's count of continuations")
 
 
 def _has_unread(relay: Relay, options: HookOptions) -> bool:

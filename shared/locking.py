@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 
+from shared.fsutil import open_private
+
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -58,7 +60,7 @@ def waiting_allowed() -> bool:
 
 def open_lock_file(path: str) -> int:
     """Open (creating it if needed) a lock file and return its descriptor."""
-    return os.open(path, _OPEN_FLAGS, 0o644)
+    return open_private(path, _OPEN_FLAGS)
 
 
 def _try_lock(fd: int) -> bool:

@@ -33,6 +33,7 @@ from concurrent_log_handler import ConcurrentRotatingFileHandler
 
 from shared.config import Config
 from shared.errors import StoreError
+from shared.fsutil import FILE_MODE, private_mkdir
 from shared.models import Message
 
 RELAY_LOGGER = "relay"
@@ -47,9 +48,10 @@ _TOOLS, _ARCHIVE = 0, 1  # which file a queued line goes to
 def _rotating(path: Path, max_bytes: int, backups: int) -> logging.Handler:
     """A rotating file shared with other processes, written with lines formatted by the writer."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_mkdir(path.parent)
+        # chmod: the log, its rotations and the handler's own .lock file are created (or set) 0600.
         handler = ConcurrentRotatingFileHandler(
-            str(path), maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+            str(path), maxBytes=max_bytes, backupCount=backups, encoding="utf-8", chmod=FILE_MODE
         )
     except OSError as exc:
         raise StoreError(

@@ -6,10 +6,12 @@ happen here once.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from shared.config import Config
 from shared.cursors import CursorStore
+from shared.errors import StoreError
 from shared.logs import archive_message, log_tool_call
 from shared.models import (
     FETCH_LIMIT_MAX,
@@ -23,6 +25,7 @@ from shared.models import (
 from shared.store import FileStore, Store
 
 SMALL_PAGE_BYTES = 256 * 1024
+log = logging.getLogger("relay.positions")
 
 
 class Relay:
@@ -41,7 +44,7 @@ class Relay:
             lock_timeout_s=config.lock_timeout_s,
             fsync=config.fsync,
         )
-        self.cursors = CursorStore(config.data_dir, config.lock_timeout_s)
+        self.cursors = CursorStore(config.data_dir, config.lock_timeout_s, config.fsync)
 
     def post(
         self, target: str, text: str, sender: str, *, source: str, reply_to: int | None = None
@@ -89,7 +92,7 @@ class Relay:
         latest = messages[-1]["id"] if messages else start
         if use_cursor and messages:
             assert identity is not None
-            self.cursors.advance(identity, target, latest)
+            self.save_position(identity, target, latest)
         log_tool_call(
             "fetch_messages",
             target=target,
@@ -117,8 +120,33 @@ class Relay:
         """``identity``'s saved position in ``target``; reset to 0 if the channel was emptied or replaced."""
         start = self.cursors.get(identity, target)
         if start > self.store.stats(target).latest_id:
-            start = self.cursors.reset(identity, target, 0)
+            try:
+                self.cursors.reset(identity, target, 0)
+            except StoreError as exc:
+                log.warning("%s; reading from #0 anyway (the reset is retried on the next read)", exc)
+            start = 0
         return start
+
+    def save_position(self, identity: str, target: str, latest_id: int) -> bool:
+        """Move ``identity``'s position in ``target`` to ``latest_id``; False (and a warning) if it failed.
+
+        A read must not fail because its position cannot be saved (a full disk): the messages are in
+        hand, so they are returned and the position stays where it was. The next read from the saved
+        position returns them again, which is safe; losing them would not be.
+        """
+        try:
+            self.cursors.advance(identity, target, latest_id)
+        except StoreError as exc:
+            log.warning(
+                "%s; the messages up to #%d were returned anyway, and the next read of %s by %s without "
+                "since_id returns them again",
+                exc,
+                latest_id,
+                target,
+                identity,
+            )
+            return False
+        return True
 
     def recent(self, target: str, limit: int | None, limit_max: int) -> list[Message]:
         """The last ``limit`` messages of a channel, oldest first."""

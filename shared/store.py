@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 from shared import jsonl, locking
 from shared.errors import InvalidInput, StoreBusy, StoreError
+from shared.fsutil import open_private, private_mkdir, sync_dir
 from shared.handles import OUT_OF_DESCRIPTORS, HandleCache
 from shared.models import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -125,9 +126,9 @@ class FileStore:
         """Create the store's folders and prove they are writable, so start-up fails clearly, not a post."""
         try:
             for folder in (self.channels_dir, self.locks_dir):
-                folder.mkdir(parents=True, exist_ok=True)
+                private_mkdir(folder)
                 probe = folder / f".probe-{os.getpid()}-{threading.get_ident()}"
-                probe.write_bytes(b"")
+                os.close(open_private(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC))
                 probe.unlink()
         except OSError as exc:
             raise StoreError(
@@ -183,8 +184,8 @@ class FileStore:
 
     def _make_dirs(self) -> None:
         try:
-            self.locks_dir.mkdir(parents=True, exist_ok=True)
-            self.channels_dir.mkdir(parents=True, exist_ok=True)
+            private_mkdir(self.locks_dir)
+            private_mkdir(self.channels_dir)
         except OSError as exc:
             raise StoreError(
                 f"cannot create the store folders in {self.data_dir}: {exc.strerror or exc}; "
@@ -567,24 +568,12 @@ class FileStore:
         for attempt in range(1000):
             path = self.channels_dir / (name if not attempt else f"{name}-{attempt}")
             try:
-                return os.open(path, flags, 0o644), path
+                return open_private(path, flags), path
             except FileExistsError:
                 continue
         raise StoreError(f"cannot create a new file named like {self.channels_dir / name}")
 
-    @staticmethod
-    def _sync_dir(folder: Path) -> None:
-        """Flush a folder's entries (a new or renamed file) to disk; best effort where unsupported."""
-        try:
-            dir_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
+    _sync_dir = staticmethod(sync_dir)
 
 
 def _not_a_file(exc: OSError, lock_path: str, data_path: str) -> str:

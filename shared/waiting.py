@@ -274,7 +274,7 @@ class WaitRequest:
             result = collect(self.relay.store, self.target, self.start, self.identity, self.limit)
             if self.since_id is None and result["messages"]:
                 assert self.identity is not None
-                self.relay.cursors.advance(self.identity, self.target, result["latest_id"])
+                self.relay.save_position(self.identity, self.target, result["latest_id"])
         self.log(result, waited_s, "woken" if found is not None else "timeout")
         return result
 

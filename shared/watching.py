@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ import filelock
 
 from shared.cursors import identity_filename
 from shared.errors import RelayError, StoreError
+from shared.fsutil import FILE_MODE, private_mkdir, write_atomically
 from shared.models import FETCH_LIMIT_MAX, normalize_sender, normalize_target
 from shared.relay import Relay
 from shared.waiting import POLL_S, ChannelWatch, message_filter, wait_sync
@@ -101,24 +101,15 @@ class WatchState:
     def save(self, position: int) -> None:
         """Write the position (and what it belongs to) atomically: a crash leaves the old or the new file."""
         record = {"target": self.target, "from": self.sender, "position": position, "updated": time.time()}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".watch-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(record, handle)
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot save the watch position in {self.path}: {exc.strerror or exc}"
-            ) from None
+        write_atomically(self.path, json.dumps(record).encode("utf-8"), what="the watch position")
 
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the state file's lock for the watcher's lifetime; refuse at once if another holds it."""
         lock_path = Path(str(self.path) + ".lock")
         try:
-            lock_path.parent.mkdir(parents=True, exist_ok=True)
-            lock = filelock.FileLock(lock_path, timeout=0, preserve_lock_file=True)
+            private_mkdir(lock_path.parent)
+            lock = filelock.FileLock(lock_path, timeout=0, mode=FILE_MODE, preserve_lock_file=True)
             lock.acquire()
         except filelock.Timeout:
             raise WatchBusy(

@@ -11,11 +11,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 from shared.store import FileStore
 from tests.e2e.conftest import child_env, relay_stdio_command
@@ -240,3 +242,57 @@ def _start(program: str, data_dir: Path, tmp_path: Path) -> subprocess.Completed
         )
     args = ["post", "t", "hello"] if program == "relay post" else ["tail", "t"]
     return relay(data_dir, *args)
+
+
+def _texts(result: object) -> list[str]:
+    assert not result.is_error, result.content  # type: ignore[attr-defined]
+    return [m["text"] for m in result.structured_content["messages"]]  # type: ignore[attr-defined]
+
+
+@asynccontextmanager
+async def _agent(data_dir: Path, tmp_path: Path, file_size_limit: int | None = None) -> AsyncIterator[Client]:
+    """A client of a relay-stdio for identity "agent"; its stderr goes to ``tmp_path/agent.stderr``."""
+    command = [*relay_stdio_command(), "--data-dir", str(data_dir), "--sender", "agent"]
+    if file_size_limit is not None:
+        command = [*limited(file_size_limit), *command]
+    params = StdioServerParameters(command=command[0], args=command[1:], env=child_env(tmp_path))
+    with (tmp_path / "agent.stderr").open("a", encoding="utf-8") as errlog:
+        async with Client(stdio_client(params, errlog=errlog)) as client:
+            yield client
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_full_disk_still_returns_unread_messages_and_keeps_the_read_position(
+    tiny_tmpfs: Path | None, tmp_path: Path
+) -> None:
+    # fetch_messages without since_id (the agents' default read) saves the position after reading;
+    # on a full disk the read must still answer, the position stay put, and no temporary file remain.
+    data_dir = (tiny_tmpfs or tmp_path) / "data"
+    note("disk.read_position_mechanism", "1 MiB tmpfs" if tiny_tmpfs else "RLIMIT_FSIZE")
+    assert relay(data_dir, "post", "t", "seen before").returncode == 0
+    async with _agent(data_dir, tmp_path) as client:
+        assert _texts(await client.call_tool("fetch_messages", {"target": "t"})) == ["seen before"]
+    unread = [f"unread {i}" for i in range(3)]
+    for text in unread:
+        assert relay(data_dir, "post", "t", text).returncode == 0
+    ballast = fill(tiny_tmpfs) if tiny_tmpfs else []
+    # Without a tmpfs, a file-size limit of a few bytes: the position's small file cannot be written.
+    async with _agent(data_dir, tmp_path, None if tiny_tmpfs else 4) as client:
+        for _ in range(3):  # every try answers with the same messages: the position did not move
+            assert _texts(await client.call_tool("fetch_messages", {"target": "t"})) == unread
+            count("disk.reads_answered_on_a_full_disk")
+    assert sorted(p.name for p in (data_dir / "cursors").iterdir()) == ["agent.json", "agent.json.lock"]
+    if tiny_tmpfs:  # (a file-size limit would cut the server's stderr file too)
+        stderr = (tmp_path / "agent.stderr").read_text(encoding="utf-8")
+        warning = f"relay: WARNING cannot save the read position in {data_dir / 'cursors' / 'agent.json'}: "
+        assert stderr.count(warning) == 3, stderr
+        assert "No space left on device" in stderr and "messages up to #4 were returned anyway" in stderr
+    for path in ballast:
+        path.unlink()
+    # With space again, the identity reads from where it was, once, and the position then moves on.
+    assert relay(data_dir, "post", "t", "after freeing space").returncode == 0
+    async with _agent(data_dir, tmp_path) as client:
+        again = await client.call_tool("fetch_messages", {"target": "t"})
+        assert _texts(again) == [*unread, "after freeing space"]
+        assert _texts(await client.call_tool("fetch_messages", {"target": "t"})) == []

@@ -11,8 +11,8 @@ import click
 
 from shared.config import Config, resolve_config
 from shared.errors import RelayError
-from shared.logs import setup_logging
 from shared.relay import Relay
+from shared.startup import prepare_store
 
 
 class CliState:
@@ -38,8 +38,7 @@ class CliState:
             with user_errors():
                 relay = Relay(self.config)
                 # At start-up, so an unwritable data dir is one clear error naming it, not a failed post.
-                relay.store.ensure_writable()
-                setup_logging(self.config)
+                prepare_store(relay)
                 self._relay = relay
         return self._relay
 

@@ -1,0 +1,28 @@
+"""What every program (relay-stdio, relay-web, relay) does with its store before it serves."""
+
+from __future__ import annotations
+
+import logging
+
+from shared.logs import setup_logging
+from shared.privacy import tighten_store
+from shared.relay import Relay
+
+log = logging.getLogger("relay.startup")
+
+
+def prepare_store(relay: Relay) -> None:
+    """Prove the store writable, make an older store private, open the log files, and say what changed.
+
+    The store is checked first, so an unwritable one is named as such, not as a log file inside it;
+    modes are tightened before the log files are opened, so the line counts them too. The line goes
+    to stderr and the log (never stdout: it is relay-stdio's MCP wire).
+
+    Raises:
+        StoreError: the data dir or a log file cannot be written.
+    """
+    relay.store.ensure_writable()
+    tightened = tighten_store(relay.config).message(relay.config.data_dir)
+    setup_logging(relay.config)
+    if tightened:
+        log.warning(tightened)
