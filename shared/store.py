@@ -31,7 +31,7 @@ from shared.models import (
     validate_id,
     validate_text,
 )
-from shared.notify import Notifier, NotifierPool
+from shared.notify import Notifier, open_notifier
 
 log = logging.getLogger("relay.store")
 
@@ -107,7 +107,6 @@ class FileStore:
         self._channels_prefix = str(self.channels_dir) + os.sep
         self._locks_prefix = str(self.locks_dir) + os.sep
         self._handles = HandleCache()
-        self._notifiers = NotifierPool(self.channels_dir)
         weakref.finalize(self, self._handles.close)
 
     # --- paths and files -------------------------------------------------------------------------
@@ -377,7 +376,7 @@ class FileStore:
                 self._make_dirs()
             except StoreError:
                 return None
-        return self._notifiers.get()
+        return open_notifier(self.channels_dir)
 
     def _channel_dir_entries(self) -> list[os.DirEntry[str]]:
         """The entries of the channels folder (none before the first post)."""

@@ -26,7 +26,6 @@ Which messages count, and how the saved read position moves (documented in docs/
 from __future__ import annotations
 
 import logging
-import select
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -159,8 +158,8 @@ def wait_sync(watch: ChannelWatch, timeout_s: float | None, poll_s: float = POLL
             pause = interval if deadline is None else min(interval, deadline - now)
             if notifier is None:
                 time.sleep(pause)
-            elif select.select([notifier], [], [], pause)[0]:
-                notifier.drain()
+            else:
+                notifier.wait(pause)
     finally:
         if notifier is not None:
             notifier.close()
@@ -203,9 +202,7 @@ async def wait_async(
             if notifier is None:
                 await anyio.sleep(pause)
             else:
-                with anyio.move_on_after(pause):
-                    await anyio.wait_readable(notifier.fd)
-                    notifier.drain()
+                await notifier.wait_async(pause)
     finally:
         if notifier is not None:
             notifier.close()
