@@ -208,7 +208,7 @@ class FileStore:
         sender = normalize_sender(sender)
         validate_text(text, self.max_message_bytes)
         if reply_to is not None:
-            reply_to = validate_id(reply_to, "reply_to")
+            reply_to = validate_id(reply_to, "reply_to", minimum=1)
         fields: Message = {"target": target, "sender": sender, "text": text}
         if source is not None:
             fields["source"] = source
