@@ -190,9 +190,10 @@ def test_channel_watch_reads_only_after_a_change(relay: Relay) -> None:
 # A relay process that has run out of descriptors: RLIMIT_NOFILE 64, every descriptor taken, then one
 # given back, then a post arrives from another process while the wait sleeps.
 OUT_OF_DESCRIPTORS = """
-import json, os, resource, subprocess, sys
+import contextlib, json, os, resource, subprocess, sys
 import anyio
-import rich.traceback  # the SDK logs a crash through it; importing it later would need a descriptor
+with contextlib.suppress(ImportError):  # the SDK logs a crash through rich when it is installed:
+    import rich.traceback  # imported now, as importing it later would need a descriptor
 from mcp import Client
 from relay_stdio.server import build_server
 from shared.config import resolve_config
