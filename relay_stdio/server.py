@@ -10,12 +10,12 @@ from typing import Annotated, Any, TypeVar
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, InputRequiredResult, Resource, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from relay_stdio.identity import identity_from_client
 from shared import __version__, offload, waiting, workflow
 from shared.errors import RelayError
-from shared.models import API_LIMIT_MAX, FETCH_LIMIT_MAX, TARGET_RULE
+from shared.models import API_LIMIT_MAX, FETCH_LIMIT_MAX, MAX_ID, TARGET_RULE, clamp_limit, validate_id
 from shared.relay import Relay
 from shared.transcript import UNTRUSTED_NOTE, conversation_markdown
 
@@ -42,6 +42,24 @@ Target = Annotated[
         description=f"Channel to use, e.g. 'proj-x', 'codex' or 'claude'; {TARGET_RULE}. Case-insensitive."
     ),
 ]
+
+
+def _shared_rule(rule: Callable[[Any], Any]) -> BeforeValidator:
+    """Check a raw argument with a rule of ``shared/models.py`` before pydantic's lax coercion sees it.
+
+    Lax pydantic would take ``"5"`` for 5 and ``true`` for 1 (and store ``reply_to: true`` as 1); the
+    shared rule refuses both, as the HTTP API and the CLI do, and its text is what the model reads.
+    None (an omitted optional argument) passes through.
+    """
+    return BeforeValidator(lambda value: value if value is None else rule(value))
+
+
+SinceIdRule = _shared_rule(lambda value: validate_id(value, "since_id"))
+ReplyToRule = _shared_rule(lambda value: validate_id(value, "reply_to", minimum=1))
+# The bounds again, for the input schema the model reads (a constraint on ``int | None`` would apply to None).
+Position = Annotated[int, Field(ge=0, le=MAX_ID)]
+MessageId = Annotated[int, Field(ge=1, le=MAX_ID)]
+LimitRule = _shared_rule(lambda value: clamp_limit(value, FETCH_LIMIT_MAX))
 
 
 class MessageRecord(BaseModel):
@@ -182,7 +200,9 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
             str | None, Field(description="Who is posting; leave empty to post as this agent's identity")
         ] = None,
         reply_to: Annotated[
-            int | None, Field(ge=1, description="Id of the message this answers, if any")
+            MessageId | None,
+            ReplyToRule,
+            Field(description="Id of the message this answers, if any"),
         ] = None,
     ) -> PostResult:
         """Post a message into a channel (a shared inbox other agents and people read).
@@ -203,14 +223,16 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
         target: Target,
         ctx: Context,
         since_id: Annotated[
-            int | None,
+            Position | None,
+            SinceIdRule,
             Field(
-                ge=0,
                 description="Return messages with id greater than this. Leave empty to get exactly what you "
                 "have not fetched yet from this channel (your saved position, which then moves forward)",
             ),
         ] = None,
-        limit: Annotated[int, Field(description=f"Most messages to return, 1 to {FETCH_LIMIT_MAX}")] = 50,
+        limit: Annotated[
+            int, LimitRule, Field(description=f"Most messages to return, 1 to {FETCH_LIMIT_MAX}")
+        ] = 50,
     ) -> FetchResult:
         """Fetch messages from a channel, oldest first.
 
@@ -230,15 +252,16 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
         target: Target,
         ctx: Context,
         since_id: Annotated[
-            int | None,
+            Position | None,
+            SinceIdRule,
             Field(
-                ge=0,
                 description="Wait for messages with id greater than this. Leave empty to wait from your "
                 "saved position (what fetch_messages would return next); it moves on when messages return",
             ),
         ] = None,
         timeout_s: Annotated[
             float,
+            Strict(),  # a number, never the string "5"
             Field(
                 ge=0,
                 description=f"Longest wait in seconds (0 checks once and returns); values over "
@@ -249,7 +272,9 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
             str | None,
             Field(description="Return only once this sender (e.g. 'codex') has posted; default: anyone else"),
         ] = None,
-        limit: Annotated[int, Field(description=f"Most messages to return, 1 to {FETCH_LIMIT_MAX}")] = 50,
+        limit: Annotated[
+            int, LimitRule, Field(description=f"Most messages to return, 1 to {FETCH_LIMIT_MAX}")
+        ] = 50,
     ) -> FetchResult:
         """Wait until someone else posts in a channel, then return the new messages (as fetch_messages does).
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared import __version__
-from shared.models import API_LIMIT_MAX, DEFAULT_LIMIT
+from shared.models import API_LIMIT_MAX, DEFAULT_LIMIT, MAX_ID
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -24,7 +24,7 @@ def _id_param(name: str, description: str) -> dict[str, Any]:
         "in": "query",
         "description": f"{description}; empty is the same as absent",
         "allowEmptyValue": True,
-        "schema": {"type": "integer", "minimum": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
     }
 
 
@@ -108,7 +108,8 @@ def openapi_spec(max_message_bytes: int) -> dict[str, Any]:
             "text": _text_schema(max_message_bytes),
             "reply_to": {
                 "type": ["integer", "null"],
-                "minimum": 0,
+                "minimum": 1,
+                "maximum": MAX_ID,
                 "description": "the id of the message answered (null: not a reply)",
             },
         },

@@ -23,6 +23,10 @@ FETCH_LIMIT_MAX = 200
 API_LIMIT_MAX = 500
 DEFAULT_LIMIT = 50
 SOURCES = ("mcp", "web-ui", "cli", "api")
+MAX_ID = 2**63 - 1
+"""The largest id any front end accepts: a signed 64-bit integer, as PostgreSQL's bigint holds it.
+Ids grow by one per message, so no channel gets near it; a larger number is a mistake, refused rather
+than stored (a reply_to of 10**30 once was)."""
 
 # Control characters (Unicode category Cc) and unpaired surrogates (Cs). Text may hold tabs and line
 # breaks; any other control character (NUL above all) means binary data.
@@ -102,26 +106,54 @@ def validate_text(text: object, max_bytes: int) -> str:
     return text
 
 
+def decode_utf8(data: bytes, what: str, fix: str) -> str:
+    """``data`` decoded as UTF-8, or InvalidText naming the first byte that is not, and its offset.
+
+    Never replaced silently: a message stored with U+FFFD in place of what was sent would say
+    something its author did not write, and nobody would be told.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidText(
+            f"{what} is not valid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+            f"(counting from 0) {exc.reason}. {fix}"
+        ) from None
+
+
 def clamp_limit(limit: object, maximum: int, default: int = DEFAULT_LIMIT) -> int:
     """Clamp a requested page size into 1..maximum, as the original relay did; None means default."""
     if limit is None:
         return default
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise InvalidInput(f"limit must be a whole number from 1 to {maximum}")
-    return max(1, min(int(limit), maximum))
+    return max(1, min(whole_number(limit, "limit", f"a whole number from 1 to {maximum}"), maximum))
 
 
-def validate_id(value: object, name: str) -> int:
-    """Return a non-negative message id, or raise a ValueError naming the argument.
+def whole_number(value: object, name: str, rule: str) -> int:
+    """The whole number a JSON value names, else InvalidInput saying ``<name> must be <rule>``.
 
-    A JSON number with a zero fraction (``7.0``) is the whole number it names, as JSON Schema's
-    ``integer`` says; an MCP client's ``7.0`` is accepted the same way.
+    ``7.0`` is the whole number 7, as JSON Schema's ``integer`` says. A string (``"5"``) or a boolean
+    (``true``, which Python counts as 1) is refused, so every front end reads an argument the same way.
     """
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInput(f"{name} must be a whole number >= 0 (a message id; 0 means from the start)")
+    if isinstance(value, bool) or not isinstance(value, int):
+        quoted = "; write it as a JSON number, without quotes" if isinstance(value, str) else ""
+        raise InvalidInput(f"{name} must be {rule}{quoted}")
     return value
+
+
+def validate_id(value: object, name: str, *, minimum: int = 0) -> int:
+    """Return a message id from ``minimum`` (0: "from the start") to MAX_ID, or raise InvalidInput.
+
+    The one rule for ids in every front end: ``since_id`` and ``before_id`` (minimum 0) and ``reply_to``
+    (minimum 1), over MCP, HTTP and the CLI.
+    """
+    meaning = "a message id; 0 means from the start" if minimum == 0 else "a message id"
+    rule = f"a whole number >= {minimum} and at most {MAX_ID} ({meaning})"
+    number = whole_number(value, name, rule)
+    if not minimum <= number <= MAX_ID:
+        raise InvalidInput(f"{name} must be {rule}")
+    return number
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.config import Config
 from shared.cursors import CursorStore
-from shared.errors import StoreError
+from shared.errors import InvalidInput, StoreError
 from shared.logs import archive_message, log_tool_call
 from shared.models import (
     FETCH_LIMIT_MAX,
@@ -26,6 +26,16 @@ from shared.store import FileStore, Store
 
 SMALL_PAGE_BYTES = 256 * 1024
 log = logging.getLogger("relay.positions")
+
+
+def require_identity(identity: str | None, action: str) -> str:
+    """The caller's identity, needed to read from its saved position; InvalidInput when there is none."""
+    if identity is None:
+        raise InvalidInput(
+            f"to {action} without since_id the relay needs to know who you are, to use your saved read "
+            "position: give since_id (0 for everything), or set a sender (--sender or CLAUDE_CODEX_SENDER)"
+        )
+    return identity
 
 
 class Relay:
@@ -50,7 +60,8 @@ class Relay:
         self, target: str, text: str, sender: str, *, source: str, reply_to: int | None = None
     ) -> Message:
         """Append a message and log it; returns the stored record."""
-        assert source in SOURCES, source
+        if source not in SOURCES:
+            raise InvalidInput(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
         record = self.store.append(target, sender, text, source=source, reply_to=reply_to)
         log_tool_call(
             "post_message",
@@ -80,19 +91,12 @@ class Relay:
         """
         target = normalize_target(target)
         count = clamp_limit(limit, limit_max)
-        use_cursor = since_id is None
-        if use_cursor:
-            if identity is None:
-                raise ValueError("fetch without since_id needs an identity whose position to use")
-            identity = normalize_sender(identity)
-            start = self.read_position(identity, target)
-        else:
-            start = validate_id(since_id, "since_id")
+        reader = None if since_id is not None else normalize_sender(require_identity(identity, "fetch"))
+        start = self.read_position(reader, target) if reader else validate_id(since_id, "since_id")
         messages, has_more = self.store.read_since(target, start, count)
         latest = messages[-1]["id"] if messages else start
-        if use_cursor and messages:
-            assert identity is not None
-            self.save_position(identity, target, latest)
+        if reader and messages:
+            self.save_position(reader, target, latest)
         log_tool_call(
             "fetch_messages",
             target=target,
@@ -100,7 +104,7 @@ class Relay:
             limit=count,
             returned=len(messages),
             latest_id=latest,
-            identity=identity if use_cursor else None,
+            identity=reader,
         )
         return {"messages": messages, "latest_id": latest, "has_more": has_more, "since_id": start}
 

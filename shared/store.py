@@ -33,7 +33,7 @@ from shared.models import (
     validate_id,
     validate_text,
 )
-from shared.notify import Notifier, NotifierPool
+from shared.notify import Notifier, open_notifier
 
 log = logging.getLogger("relay.store")
 
@@ -113,7 +113,6 @@ class FileStore:
         self._channels_prefix = str(self.channels_dir) + os.sep
         self._locks_prefix = str(self.locks_dir) + os.sep
         self._handles = HandleCache()
-        self._notifiers = NotifierPool(self.channels_dir)
         weakref.finalize(self, self._handles.close)
 
     # --- paths and files -------------------------------------------------------------------------
@@ -218,7 +217,7 @@ class FileStore:
         sender = normalize_sender(sender)
         validate_text(text, self.max_message_bytes)
         if reply_to is not None:
-            reply_to = validate_id(reply_to, "reply_to")
+            reply_to = validate_id(reply_to, "reply_to", minimum=1)
         fields: Message = {"target": target, "sender": sender, "text": text}
         if source is not None:
             fields["source"] = source
@@ -385,7 +384,7 @@ class FileStore:
                 self._make_dirs()
             except StoreError:
                 return None
-        return self._notifiers.get()
+        return open_notifier(self.channels_dir)
 
     def _channel_dir_entries(self, folder: Path | None = None) -> list[os.DirEntry[str]]:
         """The entries of the channels folder, or of ``folder`` (none before the first post)."""

@@ -13,7 +13,7 @@ Which messages count, and how the saved read position moves (documented in docs/
 
 * A message *wakes* the waiter if it is newer than the start position, is not the caller's own post
   (its sender differs from the caller's identity, case-insensitively), and, with ``from_sender``, was
-  posted by that sender.
+  posted by that sender. ``from_sender`` naming the caller itself is refused (``message_filter``).
 * Once woken, the result is what ``fetch_messages`` would return at that moment minus the caller's own
   posts: every other message after the start, oldest first, up to ``limit``. Messages from third
   parties are returned rather than skipped, so a read position can never jump over a message nobody
@@ -26,7 +26,6 @@ Which messages count, and how the saved read position moves (documented in docs/
 from __future__ import annotations
 
 import logging
-import select
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ from shared.models import (
     normalize_target,
     validate_id,
 )
-from shared.relay import Relay
+from shared.relay import Relay, require_identity
 from shared.store import Store
 
 log = logging.getLogger("relay.waiting")
@@ -83,9 +82,21 @@ def _sender_key(record: Message) -> str:
 
 
 def message_filter(identity: str | None, from_sender: str | None) -> Accept:
-    """The wake-up rule: not ``identity``'s own post and, with ``from_sender``, posted by that sender."""
+    """The wake-up rule: not ``identity``'s own post and, with ``from_sender``, posted by that sender.
+
+    Raises:
+        InvalidInput: ``from_sender`` is ``identity`` itself. Its posts would wake the waiter but never
+            be returned (the result rule leaves out the caller's own), so the call would come back at
+            once, empty, every time: an agent waiting on itself would spin.
+    """
     own = normalize_sender(identity).casefold() if identity else None
     wanted = normalize_sender(from_sender).casefold() if from_sender else None
+    if wanted is not None and wanted == own:
+        raise InvalidInput(
+            f"from_sender {from_sender!r} is your own identity: your own posts never wake a wait and are "
+            "never returned. Leave from_sender empty to wait for anyone else, or name the sender whose "
+            "answer you expect"
+        )
 
     def accept(record: Message) -> bool:
         key = _sender_key(record)
@@ -159,8 +170,8 @@ def wait_sync(watch: ChannelWatch, timeout_s: float | None, poll_s: float = POLL
             pause = interval if deadline is None else min(interval, deadline - now)
             if notifier is None:
                 time.sleep(pause)
-            elif select.select([notifier], [], [], pause)[0]:
-                notifier.drain()
+            else:
+                notifier.wait(pause)
     finally:
         if notifier is not None:
             notifier.close()
@@ -203,9 +214,7 @@ async def wait_async(
             if notifier is None:
                 await anyio.sleep(pause)
             else:
-                with anyio.move_on_after(pause):
-                    await anyio.wait_readable(notifier.fd)
-                    notifier.drain()
+                await notifier.wait_async(pause)
     finally:
         if notifier is not None:
             notifier.close()
@@ -249,21 +258,20 @@ class WaitRequest:
     from_sender: str | None
     limit: int
     start: int = field(init=False)
+    accept: Accept = field(init=False)
 
     def __post_init__(self) -> None:
         self.target = normalize_target(self.target)
         self.identity = normalize_sender(self.identity) if self.identity else None
         self.from_sender = normalize_sender(self.from_sender) if self.from_sender else None
+        self.accept = message_filter(self.identity, self.from_sender)
         if self.since_id is None:
-            if self.identity is None:
-                raise ValueError("waiting without since_id needs an identity whose read position to use")
-            self.start = self.relay.read_position(self.identity, self.target)
+            self.start = self.relay.read_position(require_identity(self.identity, "wait"), self.target)
         else:
             self.start = validate_id(self.since_id, "since_id")
 
     def watch(self) -> ChannelWatch:
-        accept = message_filter(self.identity, self.from_sender)
-        return ChannelWatch(self.relay.store, self.target, self.start, accept)
+        return ChannelWatch(self.relay.store, self.target, self.start, self.accept)
 
     def finish(self, found: Message | None, waited_s: float) -> dict[str, Any]:
         """Build the result and, when it holds messages and no since_id was given, save the position."""
@@ -272,8 +280,7 @@ class WaitRequest:
             result = {"messages": [], "latest_id": self.start, "has_more": False, "since_id": self.start}
         else:
             result = collect(self.relay.store, self.target, self.start, self.identity, self.limit)
-            if self.since_id is None and result["messages"]:
-                assert self.identity is not None
+            if self.since_id is None and self.identity and result["messages"]:
                 self.relay.save_position(self.identity, self.target, result["latest_id"])
         self.log(result, waited_s, "woken" if found is not None else "timeout")
         return result

@@ -1,7 +1,14 @@
 import pytest
 
 from shared.errors import InvalidInput, InvalidSender, InvalidTarget, InvalidText, MessageTooLarge
-from shared.models import clamp_limit, normalize_sender, normalize_target, validate_id, validate_text
+from shared.models import (
+    MAX_ID,
+    clamp_limit,
+    normalize_sender,
+    normalize_target,
+    validate_id,
+    validate_text,
+)
 
 
 @pytest.mark.parametrize("name", ["proj-x", "a", "A1", "x.y_z-w", "9lives", "a" * 64])
@@ -110,3 +117,14 @@ def test_the_first_bad_character_is_named_when_a_control_comes_before_a_surrogat
         validate_text("a\x01b\ud800", 100)
     with pytest.raises(InvalidText, match="unpaired surrogate U\\+DC00"):
         validate_text("a\udc00b\x01", 100)
+
+
+def test_ids_stop_at_the_documented_bound() -> None:
+    assert validate_id(MAX_ID, "since_id") == MAX_ID
+    for value in (MAX_ID + 1, 10**30):
+        with pytest.raises(InvalidInput, match=f"at most {MAX_ID}"):
+            validate_id(value, "since_id")
+    with pytest.raises(InvalidInput, match="reply_to must be a whole number >= 1"):
+        validate_id(0, "reply_to", minimum=1)
+    with pytest.raises(InvalidInput, match="without quotes"):
+        validate_id("7", "reply_to", minimum=1)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -181,3 +185,85 @@ def test_channel_watch_reads_only_after_a_change(relay: Relay) -> None:
     relay.post("proj-x", "two", "codex", source="cli")
     found = watch.poll()
     assert found is not None and found["text"] == "two"
+
+
+# A relay process that has run out of descriptors: RLIMIT_NOFILE 64, every descriptor taken, then one
+# given back, then a post arrives from another process while the wait sleeps.
+OUT_OF_DESCRIPTORS = """
+import contextlib, json, os, resource, subprocess, sys
+import anyio
+with contextlib.suppress(ImportError):  # the SDK logs a crash through rich when it is installed:
+    import rich.traceback  # imported now, as importing it later would need a descriptor
+from mcp import Client
+from relay_stdio.server import build_server
+from shared.config import resolve_config
+from shared.relay import Relay
+
+POSTER = (
+    "import sys; from shared.store import FileStore as S; sys.stdin.readline(); "
+    "S(sys.argv[1]).append('t', 'codex', 'during')"
+)
+
+def exhaust():
+    held = []
+    while True:
+        try:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError:
+            return held
+
+def seen(result):
+    if result.is_error:
+        return result.content[0].text
+    return [m["text"] for m in result.structured_content["messages"]]
+
+async def main(data_dir):
+    relay = Relay(resolve_config({"data_dir": data_dir}, env={}))
+    relay.post("t", "before", "codex", source="cli")
+    poster = subprocess.Popen([sys.executable, "-c", POSTER, data_dir], stdin=subprocess.PIPE)
+    outcome = {}
+    async with Client(build_server(relay, identity="claude")) as client:
+        held = exhaust()
+        call = {"target": "t", "since_id": 0, "timeout_s": 5}
+        outcome["exhausted"] = seen(await client.call_tool("wait_for_messages", call))
+        os.close(held.pop())
+        outcome["one_free"] = seen(await client.call_tool("wait_for_messages", call))
+
+        async def post_soon():
+            await anyio.sleep(0.3)
+            poster.stdin.write(b"go\\n")
+            poster.stdin.flush()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(post_soon)
+            call = {"target": "t", "since_id": 1, "timeout_s": 30}
+            outcome["posted_during"] = seen(await client.call_tool("wait_for_messages", call))
+        for fd in held:
+            os.close(fd)
+    poster.wait()
+    print(json.dumps(outcome))
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+anyio.run(main, sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="descriptor limits as Linux has them")
+def test_a_wait_out_of_descriptors_is_a_clear_error_then_works_by_polling(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    run = subprocess.run(
+        [sys.executable, "-c", OUT_OF_DESCRIPTORS, str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    outcome = json.loads(run.stdout)
+    # No descriptor at all: the model reads what is wrong, not a bare "Error executing tool".
+    assert "cannot open channel file" in outcome["exhausted"]
+    assert "Too many open files" in outcome["exhausted"]
+    # One descriptor: no notifier may take it (nor a subprocess looking for libc); the wait polls.
+    assert outcome["one_free"] == ["before"]
+    assert outcome["posted_during"] == ["during"]
+    lines = (data_dir / "channels" / "t.jsonl").read_text().splitlines()
+    assert [(r["id"], r["text"]) for r in map(json.loads, lines)] == [(1, "before"), (2, "during")]

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from relay_stdio.cli.context import CliState, pass_state, user_errors
-from shared.models import API_LIMIT_MAX
+from shared.models import API_LIMIT_MAX, MAX_ID, decode_utf8
 from shared.waiting import ChannelWatch, wait_sync
 
 
@@ -25,18 +25,31 @@ def _format(record: dict[str, Any], as_json: bool) -> str:
 @click.argument("target")
 @click.argument("text", required=False)
 @click.option("--sender", metavar="NAME", help="Post as NAME (default: config 'sender', else your login).")
-@click.option("--reply-to", type=click.IntRange(min=1), metavar="ID", help="Id of the message this answers.")
+@click.option(
+    "--reply-to", type=click.IntRange(1, MAX_ID), metavar="ID", help="Id of the message this answers."
+)
+@click.option(
+    "--replace-invalid",
+    is_flag=True,
+    help="Replace bytes of stdin that are not UTF-8 with U+FFFD instead of refusing the message.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the stored record as JSON.")
 @pass_state
 def post(
-    state: CliState, target: str, text: str | None, sender: str | None, reply_to: int | None, as_json: bool
+    state: CliState,
+    target: str,
+    text: str | None,
+    sender: str | None,
+    reply_to: int | None,
+    replace_invalid: bool,
+    as_json: bool,
 ) -> None:
     """Post TEXT to channel TARGET; with TEXT '-' or omitted, read the message from stdin."""
-    if text is None or text == "-":
-        if text is None and sys.stdin.isatty():
-            raise click.UsageError("give the message as TEXT, or pipe it in and use '-'")
-        text = sys.stdin.read()
     with user_errors():
+        if text is None or text == "-":
+            if text is None and sys.stdin.isatty():
+                raise click.UsageError("give the message as TEXT, or pipe it in and use '-'")
+            text = _read_stdin(replace_invalid)
         record = state.relay.post(target, text, state.person(sender), source="cli", reply_to=reply_to)
     if as_json:
         click.echo(json.dumps(record, ensure_ascii=False))
@@ -44,12 +57,21 @@ def post(
         click.echo(f"posted #{record['id']} to {record['target']} as {record['sender']}")
 
 
+def _read_stdin(replace_invalid: bool) -> str:
+    """The message piped in: UTF-8, else an error naming the first bad byte (unless told to replace)."""
+    data = sys.stdin.buffer.read()
+    if replace_invalid:
+        return data.decode("utf-8", errors="replace")
+    fix = "Convert it to UTF-8 (for example with iconv), or pass --replace-invalid to post it with U+FFFD"
+    return decode_utf8(data, "the message on stdin", fix + " in place of each bad byte")
+
+
 @click.command()
 @click.argument("target")
 @click.option(
     "--since",
     "since_id",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_ID),
     metavar="ID",
     help="Show every message after id ID (default: only the last --limit messages).",
 )
