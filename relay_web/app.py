@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from relay_web import api, auth, meta, pages, security
-from relay_web.errors import register_error_handlers
+from relay_web.errors import RelayFlask, register_error_handlers
 from relay_web.hosts import HostRules
 from relay_web.render import Renderer
 from relay_web.state import EXTENSION, WebState
@@ -52,7 +52,7 @@ def create_app(
     Raises:
         ConfigError: an ``allowed_hosts`` entry cannot be parsed.
     """
-    app = Flask(__name__)
+    app = RelayFlask(__name__)
     app.config.update(
         SECRET_KEY=secrets.token_bytes(32),  # per process: CSRF tokens of an old process stop working
         MAX_CONTENT_LENGTH=body_limit(config.max_message_bytes),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from types import TracebackType
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -12,6 +13,7 @@ from relay_web.security import wants_json
 from shared.errors import ChannelNotFound, InvalidInput, MessageTooLarge, RelayError, StoreBusy, StoreError
 
 log = logging.getLogger("relay.web")
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 
 # Most specific first: MessageTooLarge is an InvalidInput.
 STATUS_OF: tuple[tuple[type[RelayError], int], ...] = (
@@ -55,11 +57,24 @@ def error_response(status: int, message: str, base: BaseResponse | None = None) 
     return response
 
 
+class RelayFlask(Flask):
+    """Flask, with unexpected errors logged to the relay's log file.
+
+    Flask logs an exception it did not expect to its own logger, which writes only to stderr: a
+    viewer started by a service manager or in the background would lose why a request answered 500.
+    """
+
+    def log_exception(self, exc_info: _ExcInfo) -> None:
+        log.error("%s %s failed with an unexpected error", request.method, request.path, exc_info=exc_info)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Map werkzeug's HTTP errors and the relay's own exceptions to responses."""
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
+        if (error.code or 500) >= 500 and getattr(error, "original_exception", None) is None:
+            log.error("%s %s failed: %s", request.method, request.path, _describe(error))
         return error_response(error.code or 500, _describe(error), error.get_response())
 
     @app.errorhandler(RelayError)
