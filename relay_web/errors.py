@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -13,7 +12,6 @@ from relay_web.security import wants_json
 from shared.errors import ChannelNotFound, InvalidInput, MessageTooLarge, RelayError, StoreBusy, StoreError
 
 log = logging.getLogger("relay.web")
-_ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 
 # Most specific first: MessageTooLarge is an InvalidInput.
 STATUS_OF: tuple[tuple[type[RelayError], int], ...] = (
@@ -55,17 +53,6 @@ def error_response(status: int, message: str, base: BaseResponse | None = None) 
             if name.lower() not in ("content-type", "content-length"):
                 response.headers[name] = value
     return response
-
-
-class RelayFlask(Flask):
-    """Flask, with unexpected errors logged to the relay's log file.
-
-    Flask logs an exception it did not expect to its own logger, which writes only to stderr: a
-    viewer started by a service manager or in the background would lose why a request answered 500.
-    """
-
-    def log_exception(self, exc_info: _ExcInfo) -> None:
-        log.error("%s %s failed with an unexpected error", request.method, request.path, exc_info=exc_info)
 
 
 def register_error_handlers(app: Flask) -> None:
