@@ -12,6 +12,7 @@ from waitress.server import create_server
 
 from relay_web.app import body_limit, create_app
 from relay_web.hosts import is_loopback_bind
+from relay_web.serving import raise_open_file_limit, server_options
 from shared import __version__
 from shared.cli_options import store_options
 from shared.config import Config, default_data_dir, resolve_config
@@ -99,6 +100,7 @@ def main(
             "than localhost get 403; add that name to allowed_hosts",
             err=True,
         )
+    options = server_options(raise_open_file_limit())
     try:
         server = create_server(
             app,
@@ -107,6 +109,7 @@ def main(
             threads=THREADS,
             max_request_body_size=body_limit(config.max_message_bytes),
             ident="relay-web",
+            **options,
         )
     except OSError as exc:
         raise click.ClickException(
@@ -116,7 +119,15 @@ def main(
     click.echo(registration_help(config))
     click.echo(f"Store: {config.data_dir}")
     click.echo(f"relay-web {__version__} serving on {_url(config.host, config.port)}  (Ctrl+C stops it)")
-    log.info("relay-web %s serving %s on %s:%s", __version__, config.data_dir, config.host, config.port)
+    log.info(
+        "relay-web %s serving %s on %s:%s (at most %s connections; idle ones closed after %s s)",
+        __version__,
+        config.data_dir,
+        config.host,
+        config.port,
+        options["connection_limit"],
+        options["channel_timeout"],
+    )
     try:
         server.run()
     except KeyboardInterrupt:

@@ -68,6 +68,11 @@ def post_message() -> tuple[dict[str, Any], int]:
     source = check_write()
     try:
         body = json.loads(request.get_data())
+    except RecursionError:  # json's parser recurses once per level: 100,000 "[" would be a 500
+        raise InvalidInput(
+            "the request body nests JSON arrays or objects too deeply; send one flat object: "
+            '{"target": ..., "sender": ..., "text": ...}'
+        ) from None
     except ValueError as exc:
         raise InvalidInput(f"the request body is not valid JSON ({exc})") from None
     if not isinstance(body, dict):

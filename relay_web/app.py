@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import secrets
 from collections.abc import Mapping
+from types import TracebackType
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 
 from relay_web import api, auth, meta, pages, security
 from relay_web.errors import register_error_handlers
@@ -18,7 +21,11 @@ from shared import __version__
 from shared.config import Config
 from shared.errors import ConfigError, InvalidInput
 from shared.models import normalize_sender
+from shared.records import json_text
 from shared.relay import Relay
+
+log = logging.getLogger("relay.web")
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 
 # JSON may escape one text byte as up to six ("<" as "\u003c"), plus room for the other fields.
 BODY_OVERHEAD = 64 * 1024
@@ -27,6 +34,30 @@ BODY_OVERHEAD = 64 * 1024
 def body_limit(max_message_bytes: int) -> int:
     """The largest request body accepted: any JSON encoding of a maximal message fits."""
     return 6 * max_message_bytes + BODY_OVERHEAD
+
+
+class StandardJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, but always standard JSON: a record another tool wrote with ``NaN`` or ``1e400``
+    in a field is answered with ``null`` there, not with ``NaN``, which ``JSON.parse`` refuses."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("default", self.default)
+        kwargs.setdefault("ensure_ascii", self.ensure_ascii)
+        kwargs.setdefault("sort_keys", self.sort_keys)
+        return json_text(obj, **kwargs)
+
+
+class RelayFlask(Flask):
+    """Flask, with standard JSON and with unexpected errors logged to the relay's log file.
+
+    Flask logs an exception it did not expect to its own logger, which writes only to stderr: a
+    viewer started by a service manager or in the background would lose why a request answered 500.
+    """
+
+    json_provider_class = StandardJSONProvider
+
+    def log_exception(self, exc_info: _ExcInfo) -> None:
+        log.error("%s %s failed with an unexpected error", request.method, request.path, exc_info=exc_info)
 
 
 def _default_sender(config: Config) -> str:
@@ -52,7 +83,7 @@ def create_app(
     Raises:
         ConfigError: an ``allowed_hosts`` entry cannot be parsed.
     """
-    app = Flask(__name__)
+    app = RelayFlask(__name__)
     app.config.update(
         SECRET_KEY=secrets.token_bytes(32),  # per process: CSRF tokens of an old process stop working
         MAX_CONTENT_LENGTH=body_limit(config.max_message_bytes),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import re
+from urllib.parse import quote
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -13,11 +15,23 @@ from relay_web.state import web
 bp = Blueprint("auth", __name__)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an absolute or protocol-relative URL (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return url_for("pages.index")
+# Browsers delete tabs and line breaks anywhere in a URL, strip other control characters at its ends
+# and read a backslash as a slash, so "/\t/evil.example" or "/\\evil.example" arrives as
+# "//evil.example": another site. A path with none of them cannot turn into one.
+_NOT_IN_A_PATH = re.compile("[\x00-\x1f\x7f-\x9f\\\\\ud800-\udfff]")
+_PRINTABLE_ASCII = "".join(chr(c) for c in range(0x21, 0x7F))
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: ``target`` if it is a path on this site, else the channel list.
+
+    A same-site path starts with one "/" (not "//"), and holds no control character, backslash or
+    unpaired surrogate. Spaces and non-ASCII characters are percent-encoded, so the Location header
+    is plain ASCII whatever was asked for (no open redirect, no header injection).
+    """
+    if not target or not target.startswith("/") or target.startswith("//") or _NOT_IN_A_PATH.search(target):
+        return url_for("pages.index")
+    return quote(target, safe=_PRINTABLE_ASCII)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -26,7 +40,7 @@ def login() -> Response | str | tuple[str, int]:
     token = web().config.auth_token
     if not token:
         return redirect(url_for("pages.index"))
-    next_url = _safe_next(request.values.get("next"))
+    next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("login.html", next_url=next_url, error=None)
     origin = request.headers.get("Origin")

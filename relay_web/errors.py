@@ -60,6 +60,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
+        if (error.code or 500) >= 500 and getattr(error, "original_exception", None) is None:
+            log.error("%s %s failed: %s", request.method, request.path, _describe(error))
         return error_response(error.code or 500, _describe(error), error.get_response())
 
     @app.errorhandler(RelayError)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, Response, abort, get_template_attribute, redirect, render_template, url_for
@@ -15,6 +14,7 @@ from relay_web.api import int_arg
 from relay_web.state import web
 from shared.errors import InvalidInput
 from shared.models import Message, normalize_target
+from shared.records import calendar_time, display_sender, reply_id
 
 bp = Blueprint("pages", __name__)
 
@@ -33,22 +33,18 @@ def _channel_or_404(target: str) -> str:
 def message_view(record: Message) -> dict[str, Any]:
     """What the message template shows, tolerant of hand-edited records with odd field types."""
     text = record.get("text")
-    sender = record.get("sender")
-    sender = sender if isinstance(sender, str) and sender else "?"
-    ts = record.get("ts")
-    ts = float(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else None
-    when = datetime.fromtimestamp(ts, timezone.utc) if ts is not None else None
-    reply_to = record.get("reply_to")
+    sender = display_sender(record.get("sender"))
+    when = calendar_time(record.get("ts"))
     return {
         "id": record["id"],
         "sender": sender,
         # A stable colour per sender without inline styles (the CSP forbids them): one of 8 classes.
         "colour": zlib.crc32(sender.encode("utf-8")) % SENDER_COLOURS,
-        "ts": ts,
+        "ts": float(record["ts"]) if when else None,
         "iso": when.isoformat().replace("+00:00", "Z") if when else "",
         "utc": when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "unknown time",
         "source": record.get("source") if isinstance(record.get("source"), str) else None,
-        "reply_to": reply_to if isinstance(reply_to, int) and not isinstance(reply_to, bool) else None,
+        "reply_to": reply_id(record.get("reply_to")),
         "html": web().renderer.render(text if isinstance(text, str) else json.dumps(text)),
     }
 

@@ -7,6 +7,7 @@ The rules of what counts as damage live here; the store does every file operatio
 from __future__ import annotations
 
 import json
+import math
 import os
 from array import array
 from bisect import bisect_left
@@ -17,8 +18,10 @@ from pathlib import Path
 from shared import jsonl
 from shared.errors import StoreError
 from shared.models import normalize_target
+from shared.records import odd_values
 from shared.store import SUFFIX, FileStore, ScannedLine
 
+ID_MAX = 2**63 - 1  # the largest id any store holds (PostgreSQL's bigint; the array below)
 OURS = (".quarantine-", ".moved-")  # files relay check itself leaves beside a channel
 LOCK_SUFFIX = ".lock"
 
@@ -61,6 +64,8 @@ class CheckReport:
 
     def summary(self, repair: bool) -> str:
         found = f"checked {self.files} channel file(s), {self.lines} line(s): {len(self.errors)} problem(s)"
+        if notes := len(self.problems) - len(self.errors):
+            found += f" and {notes} note(s)"
         if not repair:
             return found + (" (run `relay check --repair` to fix them)" if self.errors else "")
         return f"{found}, {self.repaired} repaired, {self.unrepaired} left"
@@ -71,6 +76,7 @@ class _LineRules:
 
     def __init__(self, path: Path, max_line: int) -> None:
         self.path = path
+        self.target = path.name[: -len(SUFFIX)]
         self.max_line = max_line
         self.problems: list[Problem] = []
         self.lines = 0
@@ -105,6 +111,8 @@ class _LineRules:
         if record is None:
             return "malformed line", f"{_why_not_a_record(line.data)}; readers skip it"
         record_id: int = record["id"]
+        if record_id > ID_MAX:
+            return "huge id", f"id {record_id} is over {ID_MAX}, more than a store can hold"
         if record_id <= self.last_id:
             where = bisect_left(self.ids, record_id)
             if where < len(self.ids) and self.ids[where] == record_id:
@@ -128,6 +136,10 @@ class _LineRules:
             )
         self.last_id = record_id
         self.ids.append(record_id)
+        for detail in odd_values(record, self.target):  # served all the same: a note, nothing to repair
+            self.problems.append(
+                Problem(self.path, line.number, "odd value", detail, repairable=False, error=False)
+            )
         return "", ""
 
 
@@ -144,7 +156,25 @@ def _why_not_a_record(data: bytes) -> str:
     missing = [key for key in wanted if key not in value]
     if missing:
         return f"a JSON object without {', '.join(missing)}"
-    return "a JSON object whose id, ts, target, sender or text has the wrong type or value"
+    return f"a JSON object with a wrong type or value: {_first_bad_field(value)}"
+
+
+def _first_bad_field(value: dict[str, object]) -> str:
+    """Which required field makes an object no record (the rule is ``jsonl.parse_record``'s)."""
+    record_id, ts = value["id"], value["ts"]
+    if type(record_id) is not int or record_id < 1:
+        return f"id {record_id!r:.40} is not a whole number >= 1"
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+        return f"ts {ts!r:.40} is not a number of seconds"
+    if not math.isfinite(ts):
+        return f"ts {ts!r} is not a finite number"
+    wrong = next(key for key in ("target", "sender", "text") if not isinstance(value[key], str))
+    return f"{wrong} is a JSON {_json_type(value[wrong])}, not a string"
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "array", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def _classify_entry(name: str, kind: str) -> str:

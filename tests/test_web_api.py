@@ -274,3 +274,54 @@ def test_a_store_failure_is_500_with_a_clear_message(
     assert response.status_code == 500
     assert "symbolic link" in response.get_json()["error"]
     assert (tmp_path / "elsewhere.jsonl").read_text() == ""
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 100_000,
+        b'{"a": ' * 100_000,
+        b'{"target": "t", "sender": "a", "text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ],
+)
+def test_deeply_nested_json_is_400_not_500(client: FlaskClient, app: Flask, raw: bytes) -> None:
+    response = client.post("/api/messages", data=raw, content_type="application/json")
+    assert response.status_code == 400
+    error = response.get_json()
+    assert error["ok"] is False and "nests JSON arrays or objects too deeply" in error["error"]
+    assert relay_of(app).store.read_last("t", 5) == []
+
+
+def test_every_500_is_in_the_log_file_with_its_cause(data_dir: Path, tmp_path: Path) -> None:
+    from relay_web import create_app
+    from shared.config import resolve_config
+    from shared.logs import flush_logs, setup_logging
+
+    config = resolve_config({"data_dir": str(data_dir)}, env={})
+    app = create_app(config)  # not TESTING: errors are handled (and logged) as in production
+
+    def fails_unexpectedly() -> str:
+        raise RuntimeError("an unexpected failure for the log")
+
+    app.add_url_rule("/api/fails", view_func=fails_unexpectedly)  # the one way to reach a 500 on purpose
+    setup_logging(config)
+    client = app.test_client()
+    assert (
+        client.post("/api/messages", data=b"[" * 100_000, content_type="application/json").status_code == 400
+    )
+    unexpected = client.get("/api/fails")
+    assert unexpected.status_code == 500
+    assert unexpected.get_json() == {
+        "ok": False,
+        "error": "internal error; the details are in the relay-web log",
+    }
+    (data_dir / "channels").mkdir(parents=True)
+    (tmp_path / "elsewhere.jsonl").write_text("")
+    os.symlink(tmp_path / "elsewhere.jsonl", data_dir / "channels" / "t.jsonl")
+    assert post(client, {"target": "t", "sender": "a", "text": "hi"}).status_code == 500
+    flush_logs()
+    logged = config.log_path.read_text(encoding="utf-8")
+    assert "ERROR [" in logged and "GET /api/fails failed with an unexpected error" in logged
+    assert "Traceback" in logged and "RuntimeError: an unexpected failure for the log" in logged
+    assert "POST /api/messages failed" in logged and "symbolic link" in logged
+    assert "RecursionError" not in logged  # the deep body was the client's error, answered 400

@@ -241,11 +241,58 @@ def test_login_sets_a_strict_cookie_that_opens_pages_and_page_posts(locked: Flas
     assert browser_post(client, locked, **{CSRF_HEADER: "bad"}).status_code == 403
 
 
-@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/x", "/\\evil.example"])
+# Each of these is another site to a browser: it deletes tabs and line breaks anywhere in a URL, strips
+# other control characters and spaces at its ends, and reads a backslash as a slash.
+OFF_SITE_NEXT = [
+    "https://evil.example/",
+    "http:evil.example",
+    "javascript:alert(1)",
+    "evil.example",
+    "//evil.example/x",
+    "///evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\\/evil.example",
+    "//\\evil.example",
+    *(f"/{c}/evil.example" for c in "\t\n\r\x00\x01\x0b\x0c\x1b\x1f\x7f\x85\x9f"),
+    *(f"{c}//evil.example" for c in "\t\n\r \x00\x1f"),
+    "/\t\t/evil.example",
+    "/\r\n/evil.example",
+    "/x\nLocation: //evil.example",
+    "",
+]
+
+
+@pytest.mark.parametrize("next_url", OFF_SITE_NEXT)
 def test_login_never_redirects_off_site(locked: Flask, next_url: str) -> None:
+    client = locked.test_client()
+    shown = client.get("/login", query_string={"next": next_url}).get_data(as_text=True)
+    assert 'name="next" value="/"' in shown
     form = {"csrf": token_of(locked), "token": "s3cret-token", "next": next_url}
-    response = locked.test_client().post("/login", data=form)
+    response = client.post("/login", data=form)
     assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize(
+    ("raw_query", "location"),
+    [
+        ("next=/%09/evil.example", "/"),  # the reported attack: %09 is a tab once decoded
+        ("next=/%0d%0a/evil.example", "/"),
+        ("next=%2f%2fevil.example", "/"),
+        ("next=/%5cevil.example", "/"),
+        ("next=/channels/proj-x%3Fx%3D1", "/channels/proj-x?x=1"),
+        ("next=/channels/%25%32%46", "/channels/%2F"),  # stays percent-encoded: a path to the browser
+        ("next=/caf%C3%A9%20x", "/caf%C3%A9%20x"),  # non-ASCII and spaces are sent percent-encoded
+    ],
+)
+def test_login_next_from_the_query_string_stays_a_path_on_this_site(
+    locked: Flask, raw_query: str, location: str
+) -> None:
+    client = locked.test_client()
+    assert client.get(f"/login?{raw_query}").status_code == 200
+    form = {"csrf": token_of(locked), "token": "s3cret-token"}
+    response = client.post(f"/login?{raw_query}", data=form)
+    assert response.status_code == 302 and response.headers["Location"] == location
 
 
 def test_login_refuses_a_cross_site_form(locked: Flask) -> None:

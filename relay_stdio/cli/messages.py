@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from datetime import datetime
 from typing import Any
 
 import click
 
 from relay_stdio.cli.context import CliState, pass_state, user_errors
 from shared.models import API_LIMIT_MAX, MAX_ID, decode_utf8
+from shared.records import calendar_time, display_sender, for_terminal, json_text
 from shared.waiting import ChannelWatch, wait_sync
 
 
 def _format(record: dict[str, Any], as_json: bool) -> str:
     if as_json:
-        return json.dumps(record, ensure_ascii=False)
-    when = datetime.fromtimestamp(float(record.get("ts", 0))).strftime("%Y-%m-%d %H:%M:%S")
-    return f"#{record['id']} [{record.get('sender', '?')}] {when}\n{record.get('text', '')}\n"
+        return json_text(record, ensure_ascii=False)
+    sender = for_terminal(display_sender(record.get("sender")))
+    text = for_terminal(str(record.get("text", "")))
+    return f"#{record['id']} [{sender}] {_local_time(record.get('ts'))}\n{text}\n"
+
+
+def _local_time(ts: object, missing: str = "unknown time") -> str:
+    when = calendar_time(ts, local=True)
+    return when.strftime("%Y-%m-%d %H:%M:%S") if when else missing
 
 
 @click.command()
@@ -52,7 +57,7 @@ def post(
             text = _read_stdin(replace_invalid)
         record = state.relay.post(target, text, state.person(sender), source="cli", reply_to=reply_to)
     if as_json:
-        click.echo(json.dumps(record, ensure_ascii=False))
+        click.echo(json_text(record, ensure_ascii=False))
     else:
         click.echo(f"posted #{record['id']} to {record['target']} as {record['sender']}")
 
@@ -121,9 +126,10 @@ def channels(state: CliState, as_json: bool) -> None:
     with user_errors():
         listing = state.relay.channels()
     if as_json:
-        click.echo(json.dumps(listing, ensure_ascii=False, indent=2))
+        click.echo(json_text(listing, ensure_ascii=False, indent=2))
         return
     click.echo(f"{'CHANNEL':<24} {'COUNT':>7}  {'LAST SENDER':<16} LAST ACTIVITY")
     for row in listing["details"]:
-        when = datetime.fromtimestamp(row["last_ts"]).strftime("%Y-%m-%d %H:%M:%S") if row["last_ts"] else "-"
-        click.echo(f"{row['target']:<24} {row['count']:>7}  {row['last_sender'] or '-':<16} {when}")
+        when = _local_time(row["last_ts"]) if row["last_ts"] is not None else "-"
+        sender = for_terminal(row["last_sender"] or "-")
+        click.echo(f"{row['target']:<24} {row['count']:>7}  {sender:<16} {when}")

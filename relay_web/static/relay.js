@@ -80,10 +80,17 @@
       var raw = times[i].getAttribute("data-ts");
       if (!raw) continue;
       var ts = parseFloat(raw);
+      var when = new Date(ts * 1000);
       var rel = times[i].querySelector(".rel");
       var abs = times[i].querySelector(".abs");
+      if (isNaN(when.getTime())) {
+        // a time written by another tool that no calendar shows (e.g. 1e300)
+        if (rel) rel.textContent = "";
+        if (abs) abs.textContent = "unknown time";
+        continue;
+      }
       if (rel) rel.textContent = relative(ts);
-      if (abs) abs.textContent = new Date(ts * 1000).toLocaleString();
+      if (abs) abs.textContent = when.toLocaleString();
     }
   }
 
