@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -156,9 +157,10 @@ def test_the_commands_setup_prints_work_from_an_installed_wheel(tmp_path: Path) 
 
     # The review loop, started as printed, answers Claude's packet through the stand-in codex.
     (loop_line,) = commands(codex_out, "# The automatic review loop")
-    with subprocess.Popen(
-        ["bash", "-c", f"exec {loop_line}"], env=env, cwd=project, stderr=subprocess.PIPE
-    ) as loop:
+    loop = subprocess.Popen(
+        ["bash", "-c", loop_line], env=env, cwd=project, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
         wait_for_file(data / "watch" / "proj-x--claude.json", loop)
         anyio.run(serve, claude_server, home, project, "claude-code", PACKET)
         stop = subprocess.run(
@@ -166,7 +168,9 @@ def test_the_commands_setup_prints_work_from_an_installed_wheel(tmp_path: Path) 
             capture_output=True, text=True, timeout=HANG_GUARD_S,
         )  # fmt: skip
         wait_for_position(data / "watch" / "proj-x--claude.json", 1, loop)  # the review run finished
-        loop.terminate()
+    finally:
+        if loop.poll() is None:
+            os.killpg(loop.pid, signal.SIGTERM)  # as Ctrl+C or a service manager would stop it
         _, loop_err = loop.communicate(timeout=HANG_GUARD_S)
     assert loop.returncode == 143, loop_err.decode()  # stopped by SIGTERM, not failed
     assert "relay codex-auto-review: reviewing #1 on proj-x" in loop_err.decode()
