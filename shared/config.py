@@ -246,7 +246,7 @@ def _find_config_file(option: str | None, env: Mapping[str, str], cwd: Path) -> 
 
 
 def ignored_local_config_note(config: Config, cwd: Path) -> str | None:
-    """For ``relay config``: a note when ./config.json exists but is not read (earlier versions read it)."""
+    """For ``relay config``: a note when the working dir holds a config.json, which is not read."""
     local = cwd / "config.json"
     if not local.is_file() or config.config_file == local.absolute():
         return None
