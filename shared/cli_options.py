@@ -24,5 +24,5 @@ def store_options(fn: F) -> F:
         "config_path",
         type=click.Path(dir_okay=False, path_type=Path),
         metavar="PATH",
-        help="Config file to read (default: $CLAUDE_CODEX_CONFIG, ./config.json, or the user config).",
+        help="Config file to read (default: $CLAUDE_CODEX_CONFIG, else the per-user config file).",
     )(fn)

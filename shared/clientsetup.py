@@ -189,7 +189,7 @@ def codex_server_table(inst: Installation, identity: str) -> dict[str, Any]:
 
 _APPROVAL_NOTE = (
     "The relay's tools read and write only the relay's own store; approving them lets",
-    "codex exec (scripts/codex-auto-review.sh) call them without a person at the keyboard.",
+    "codex exec (relay codex-auto-review) call them without a person at the keyboard.",
 )
 
 

@@ -1,11 +1,15 @@
 """The one configuration resolver: command-line option > CLAUDE_CODEX_* environment > config file > default.
 
+The config file is ``--config``, else ``$CLAUDE_CODEX_CONFIG``, else the per-user one; never a file in the
+working directory, which for relay-stdio is whatever project the agent was started in.
+
 Every program (relay-stdio, relay-web, relay) calls :func:`resolve_config` once at start-up and passes
 the resulting :class:`Config` down; nothing else reads the environment or a config file.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -240,11 +244,28 @@ def _find_config_file(option: str | None, env: Mapping[str, str], cwd: Path) -> 
         if not path.is_file():
             raise ConfigError(f"config file {path} (from {CONFIG_ENV}) does not exist")
         return path
-    local = cwd / "config.json"
-    if local.is_file():
-        return local
+    # Never a config.json found in the working dir: agents start relay-stdio inside the user's project,
+    # and a project's own config.json (or a hostile one in a cloned repository) must not steer the relay.
     user = default_config_file()
     return user if user.is_file() else None
+
+
+def ignored_local_config_note(config: Config, cwd: Path) -> str | None:
+    """For ``relay config``: a note when the working dir holds a config.json, which is not read."""
+    local = cwd / "config.json"
+    if not local.is_file() or config.config_file == local.absolute():
+        return None
+    return (
+        f"{local} is not read: the relay never takes its config from the working directory. "
+        f"If it is meant for the relay, move it to {default_config_file()} or pass --config {local}"
+    )
+
+
+def _unknown_key_warning(path: Path, key: str) -> str:
+    """The warning for a key the relay does not know, with the nearest known key when one is close."""
+    text = f"config file {path}: unknown key {key!r} ignored"
+    close = difflib.get_close_matches(key.lower(), KEYS, n=1, cutoff=0.6)
+    return f"{text}; did you mean {close[0]!r}?" if close else f"{text} (known keys: {', '.join(KEYS)})"
 
 
 def _load_config_file(path: Path) -> dict[str, Any]:
@@ -273,7 +294,8 @@ def resolve_config(
     Args:
         options: command-line values by key (``None`` values are ignored); ``config`` names the file.
         env: the environment to read (``os.environ`` when omitted).
-        cwd: the folder relative paths and ``./config.json`` are taken from (the working dir when omitted).
+        cwd: the folder relative paths from options and the environment are taken from (the working dir
+            when omitted). No config file is ever looked for there.
 
     Raises:
         ConfigError: a value cannot be used; the message names the key and where it came from.
@@ -287,8 +309,7 @@ def resolve_config(
     layers: list[_Layer] = []
     if config_file is not None:
         data = _load_config_file(config_file)
-        for key in sorted(set(data) - set(KEYS)):
-            warnings.append(f"config file {config_file}: unknown key {key!r} ignored")
+        warnings.extend(_unknown_key_warning(config_file, key) for key in sorted(set(data) - set(KEYS)))
         values = {k: v for k, v in data.items() if k in KEYS}
         label = f"config file {config_file}"
         layers.append(_Layer(label, values, False, config_file.parent, dict.fromkeys(values, label)))

@@ -102,10 +102,36 @@ def test_relative_paths_in_a_config_file_resolve_against_its_folder(tmp_path: Pa
     assert config.channel_log_path == folder / "store" / "log" / "channel_messages.log"
 
 
-def test_config_json_in_the_working_dir_is_found(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"name": "my-app", "port": "3000"},  # a project's own config.json: not ours, and invalid as ours
+        {"data_dir": "./.relay-data", "sender": "hostile"},
+        {"log_path": "~/.bashrc", "log_max_bytes": 1, "log_backup_count": 0},
+    ],
+)
+def test_config_json_in_the_working_dir_is_never_read(tmp_path: Path, data: dict[str, object]) -> None:
+    write_config(tmp_path, data)
+    config = resolve_config(env={}, cwd=tmp_path)
+    assert config.config_file is None and config.sources == {} and config.warnings == ()
+    assert config.port == 8010 and config.sender is None
+    assert config.data_dir == default_data_dir().resolve()
+    assert config.log_path == config.data_dir / "log" / "claude_codex.log"
+
+
+def test_the_user_config_file_is_read_even_when_the_working_dir_has_a_config_json(tmp_path: Path) -> None:
+    from shared.config import default_config_file
+
+    user = write_config(default_config_file().parent, {"port": 9200})
     write_config(tmp_path, {"port": 9100})
     config = resolve_config(env={}, cwd=tmp_path)
-    assert config.port == 9100 and config.config_file == tmp_path / "config.json"
+    assert config.port == 9200 and config.config_file == user
+
+
+def test_a_config_json_in_the_working_dir_is_read_when_named_explicitly(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"port": 9100})
+    assert resolve_config({"config": "config.json"}, env={}, cwd=tmp_path).config_file == path
+    assert resolve_config(env={"CLAUDE_CODEX_CONFIG": "config.json"}, cwd=tmp_path).port == 9100
 
 
 def test_user_config_file_is_the_last_resort(tmp_path: Path) -> None:
@@ -146,7 +172,7 @@ def test_broken_json_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text('{"port": 8010,', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"not valid JSON.*line 1"):
-        resolve_config(env={}, cwd=tmp_path)
+        resolve_config({"config": str(path)}, env={}, cwd=tmp_path)
 
 
 def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
@@ -157,10 +183,22 @@ def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_unknown_keys_are_warned_about_not_fatal(tmp_path: Path) -> None:
-    write_config(tmp_path, {"port": 8011, "colour": "blue"})
-    config = resolve_config(env={}, cwd=tmp_path)
+    path = write_config(tmp_path, {"port": 8011, "colour": "blue"})
+    config = resolve_config({"config": str(path)}, env={}, cwd=tmp_path)
     assert config.port == 8011
-    assert any("colour" in warning for warning in config.warnings)
+    (warning,) = config.warnings
+    assert f"config file {path}: unknown key 'colour' ignored" in warning
+    assert "did you mean" not in warning and "known keys: host, port, data_dir" in warning
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [("prot", "port"), ("data-dir", "data_dir"), ("DataDir", "data_dir"), ("log_max_mbs", "log_max_mb")],
+)
+def test_a_misspelt_key_gets_did_you_mean(tmp_path: Path, key: str, meant: str) -> None:
+    path = write_config(tmp_path, {key: "x"})
+    (warning,) = resolve_config({"config": str(path)}, env={}, cwd=tmp_path).warnings
+    assert warning == f"config file {path}: unknown key {key!r} ignored; did you mean {meant!r}?"
 
 
 def test_empty_environment_variables_count_as_unset(tmp_path: Path) -> None:

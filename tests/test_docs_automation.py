@@ -14,7 +14,7 @@ DOC = (Path(__file__).resolve().parents[1] / "docs" / "automation.md").read_text
 
 def commands() -> list[tuple[str, click.Command]]:
     found = []
-    for name in ("watch", "hook", "setup"):
+    for name in ("watch", "hook", "setup", "codex-auto-review"):
         command = main.commands[name]
         if isinstance(command, click.Group):
             found += [(f"{name} {sub}", cmd) for sub, cmd in command.commands.items()]

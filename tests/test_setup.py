@@ -167,7 +167,9 @@ def test_setup_codex_prints_a_valid_block(home: Path, tmp_path: Path) -> None:
     parsed = tomlkit.parse(block).unwrap()
     assert_valid_codex_server(parsed["mcp_servers"]["relay"], tmp_path / "data")
     assert "codex mcp add relay -- " in out
-    assert "TARGET=proj-x WATCH_SENDER=claude" in out and "codex-auto-review.sh" in out
+    relay = Path(sys.executable).with_name("relay")
+    loop = f"{relay} --data-dir {tmp_path / 'data'} codex-auto-review --target proj-x --from claude"
+    assert loop in out.splitlines()
 
 
 def test_apply_codex_merges_without_clobbering_and_backs_up(home: Path, tmp_path: Path) -> None:

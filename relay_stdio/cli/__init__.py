@@ -30,11 +30,12 @@ for command in (post, tail, channels, config):
     main.add_command(command)
 
 # Automation: relay watch, relay hook and relay setup (docs/automation.md, docs/claude.md, docs/codex.md).
+from relay_stdio.cli.autoreview import codex_auto_review  # noqa: E402
 from relay_stdio.cli.hooks import hook  # noqa: E402
 from relay_stdio.cli.setup_cmd import setup  # noqa: E402
 from relay_stdio.cli.watch import watch  # noqa: E402
 
-for command in (watch, hook, setup):
+for command in (watch, hook, setup, codex_auto_review):
     main.add_command(command)
 
 main.add_command(check)

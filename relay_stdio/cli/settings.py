@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from relay_stdio.cli.context import CliState, pass_state
+from shared.config import ignored_local_config_note
 
 
 @click.command()
@@ -18,6 +20,9 @@ def config(state: CliState, as_json: bool) -> None:
     Run it in each agent's environment to check that they all use the same data_dir.
     """
     resolved = state.config
+    note = ignored_local_config_note(resolved, Path.cwd())
+    if note:
+        click.echo(f"relay: note: {note}", err=True)
     rows = resolved.describe()
     if as_json:
         data = {key: {"value": value, "source": source} for key, value, source in rows}

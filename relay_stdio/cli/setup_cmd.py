@@ -15,8 +15,6 @@ from relay_stdio.cli.context import CliState, pass_state, user_errors
 from shared import clientsetup as cs
 from shared.waiting import MAX_TIMEOUT_S
 
-AUTO_REVIEW = Path(__file__).resolve().parents[2] / "scripts" / "codex-auto-review.sh"
-
 
 def _target_option(func: click.decorators.FC) -> click.decorators.FC:
     return click.option(
@@ -131,9 +129,6 @@ def codex(state: CliState, target: str, identity: str, peer: str, apply: bool) -
         argv = inst.server_argv(identity)
         click.echo("# Or register it with the Codex CLI (then add the timeouts and approval mode by hand):")
         click.echo(shlex.join(["codex", "mcp", "add", cs.SERVER_NAME, "--", *argv]) + "\n")
-    loop = {"TARGET": target, "WATCH_SENDER": peer, "RELAY": inst.relay[0]}
-    script = str(AUTO_REVIEW) if AUTO_REVIEW.exists() else "scripts/codex-auto-review.sh"
-    env = " ".join(f"{key}={shlex.quote(value)}" for key, value in loop.items())
     click.echo(f"# The automatic review loop (Codex answers every packet {peer} posts to {target}):")
-    click.echo(f"CLAUDE_CODEX_DATA_DIR={shlex.quote(str(inst.data_dir))} {env} {shlex.quote(script)}")
+    click.echo(inst.relay_argv("codex-auto-review", "--target", target, "--from", peer))
     click.echo(f"\n# Store shared with Claude: {inst.data_dir}  (check each side with: relay config)")

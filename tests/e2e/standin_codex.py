@@ -4,7 +4,8 @@ Installed as ``codex`` first on PATH by tests/e2e/test_review_loop.py. Like Code
 ``$CODEX_HOME/config.toml`` (or ``~/.codex/config.toml``), starts the ``[mcp_servers.relay]`` server
 exactly as configured there (command, args, env), and uses its tools: it reads the target and since_id
 that the prompt names, fetches the packet, and posts a review that quotes what it read. It appends its
-argv, the prompt and what it fetched to ``$STANDIN_LOG`` (JSON lines) so the test can check them.
+argv, the prompt and what it fetched to ``$STANDIN_LOG`` (JSON lines) so the test can check them;
+``codex mcp add`` is only recorded there.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ async def review(prompt: str) -> dict[str, Any]:
 
 def main() -> None:
     argv = sys.argv[1:]
+    if argv[:2] == ["mcp", "add"]:  # `codex mcp add NAME -- COMMAND...`: record the registration
+        with open(os.environ["STANDIN_LOG"], "a", encoding="utf-8") as log:
+            log.write(json.dumps({"mcp_add": argv[2:]}) + "\n")
+        return
     prompt = argv[-1]
     outcome = anyio.run(review, prompt)
     record = {"argv": argv, "env": {k: v for k, v in os.environ.items() if k.startswith("RELAY_")}, **outcome}

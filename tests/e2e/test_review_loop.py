@@ -2,7 +2,7 @@
 
 1. ``relay setup codex --apply`` and ``relay setup claude --apply`` configure a temporary home (with a
    stand-in ``claude`` on PATH that records the registration it is asked for).
-2. scripts/codex-auto-review.sh (on ``relay watch``) waits for Claude's posts.
+2. scripts/codex-auto-review.sh (a wrapper over ``relay codex-auto-review``) waits for Claude's posts.
 3. The "claude" stand-in, an MCP client of the relay-stdio registered in step 1, posts a review packet.
 4. The watcher starts the stand-in ``codex`` (first on PATH), which starts relay-stdio from the
    config.toml written in step 1, fetches the packet and posts a verdict.
@@ -224,8 +224,8 @@ def test_claude_and_codex_trade_packet_and_verdict_with_no_person(tmp_path: Path
     assert "please also update the docs" in context["hookSpecificOutput"]["additionalContext"]
 
 
-def test_a_configured_session_is_resumed(tmp_path: Path) -> None:
-    """SESSION_ID makes the script run `codex exec resume SESSION_ID ... PROMPT`."""
+def test_the_script_maps_the_original_environment_onto_relay_codex_auto_review(tmp_path: Path) -> None:
+    """SESSION_ID resumes a session (CODEX_CD then does not apply); the other variables become options."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     record = tmp_path / "argv.json"
@@ -234,17 +234,27 @@ def test_a_configured_session_is_resumed(tmp_path: Path) -> None:
     )
     env = child_env(
         tmp_path,
-        PATH=os.pathsep.join([str(bindir), os.environ.get("PATH", "")]),
-        SESSION_ID="0199-abc",
-        CODEX_SANDBOX="workspace-write",
-        RELAY_TARGET="proj-x", RELAY_SENDER="claude",
-        RELAY_SINCE_ID="4", RELAY_LATEST_ID="6", RELAY_IDS="5 6",
-    )  # fmt: skip
-    subprocess.run(["bash", str(SCRIPT), "--run-batch"], env=env, check=True, timeout=HANG_GUARD_S)
+        PATH=os.pathsep.join([str(bindir), str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        CLAUDE_CODEX_DATA_DIR=str(tmp_path / "data"),
+    )
+    for n in range(1, 7):
+        post = [*relay_cli(), "post", "proj-x", f"packet {n}", "--sender", "claude" if n > 4 else "ada"]
+        subprocess.run(post, env=env, check=True, capture_output=True, timeout=HANG_GUARD_S)
+    loop_env = {
+        **env, "TARGET": "proj-x", "WATCH_SENDER": "claude", "ONCE": "1", "SINCE": "4",
+        "SESSION_ID": "0199-abc", "CODEX_SANDBOX": "workspace-write", "CODEX_CD": str(tmp_path),
+        "CODEX_ARGS": "--model gpt-5-codex", "LASTFILE": str(tmp_path / "position.json"),
+    }  # fmt: skip
+    done = subprocess.run(
+        ["bash", str(SCRIPT)], env=loop_env, capture_output=True, text=True, timeout=HANG_GUARD_S
+    )
+    assert done.returncode == 0, done.stderr
     argv = json.loads(record.read_text())
-    assert argv[:8] == [
+    assert argv[:10] == [
         "exec", "resume", "--skip-git-repo-check",
         "-c", 'mcp_servers.relay.default_tools_approval_mode="approve"',
-        "-c", 'sandbox_mode="workspace-write"', "0199-abc",
+        "-c", 'sandbox_mode="workspace-write"', "--model", "gpt-5-codex", "0199-abc",
     ]  # fmt: skip
-    assert "ids 5 6" in argv[8] and "since_id=4" in argv[8] and "reply_to=6" in argv[8]
+    assert len(argv) == 11 and "ids 5 6" in argv[10] and "since_id=4" in argv[10] and "reply_to=6" in argv[10]
+    assert json.loads((tmp_path / "position.json").read_text())["position"] == 6
+    assert "relay codex-auto-review: reviewing #5, #6 on proj-x" in done.stderr
