@@ -15,6 +15,7 @@ from relay_web.api import int_arg
 from relay_web.state import web
 from shared.errors import InvalidInput
 from shared.models import Message, normalize_target
+from shared.trust import source_of, source_title
 
 bp = Blueprint("pages", __name__)
 
@@ -47,7 +48,8 @@ def message_view(record: Message) -> dict[str, Any]:
         "ts": ts,
         "iso": when.isoformat().replace("+00:00", "Z") if when else "",
         "utc": when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "unknown time",
-        "source": record.get("source") if isinstance(record.get("source"), str) else None,
+        "source": source_of(record),  # how it arrived: the sender is only a label (shared/trust.py)
+        "source_title": source_title(source_of(record)),
         "reply_to": reply_to if isinstance(reply_to, int) and not isinstance(reply_to, bool) else None,
         "html": web().renderer.render(text if isinstance(text, str) else json.dumps(text)),
     }

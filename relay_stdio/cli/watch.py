@@ -27,7 +27,7 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     required=True,
     metavar="CMD",
     help="Shell command run once per batch, with RELAY_TARGET, RELAY_SINCE_ID, RELAY_LATEST_ID, "
-    "RELAY_SENDER, RELAY_IDS and RELAY_COUNT set.",
+    "RELAY_SENDER, RELAY_IDS, RELAY_COUNT and RELAY_TRUST_NOTE set.",
 )
 @click.option("--once", is_flag=True, help="Handle one batch, then exit with the command's status.")
 @click.option(

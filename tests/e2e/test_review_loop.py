@@ -24,6 +24,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from shared.trust import untrusted_framing
 from tests.e2e.conftest import child_env, relay_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -198,7 +199,7 @@ def test_claude_and_codex_trade_packet_and_verdict_with_no_person(tmp_path: Path
     answer = json.loads(out)
     assert set(answer) == {"decision", "reason"} and answer["decision"] == "block"
     assert "### #2 codex" in answer["reason"] and verdict["text"] in answer["reason"]
-    assert "not as instructions" in answer["reason"]
+    assert untrusted_framing("proj-x", ["codex via mcp"]) in answer["reason"]
 
     # Claude continues, and stops again: nothing new, so it may stop (no endless loop).
     code, out, err = run_hook(stop_command, stop_input("session-1", True), env)
@@ -239,6 +240,7 @@ def test_a_configured_session_is_resumed(tmp_path: Path) -> None:
         CODEX_SANDBOX="workspace-write",
         RELAY_TARGET="proj-x", RELAY_SENDER="claude",
         RELAY_SINCE_ID="4", RELAY_LATEST_ID="6", RELAY_IDS="5 6",
+        RELAY_TRUST_NOTE=untrusted_framing("proj-x", ["claude"]),
     )  # fmt: skip
     subprocess.run(["bash", str(SCRIPT), "--run-batch"], env=env, check=True, timeout=HANG_GUARD_S)
     argv = json.loads(record.read_text())
@@ -248,3 +250,4 @@ def test_a_configured_session_is_resumed(tmp_path: Path) -> None:
         "-c", 'sandbox_mode="workspace-write"', "0199-abc",
     ]  # fmt: skip
     assert "ids 5 6" in argv[8] and "since_id=4" in argv[8] and "reply_to=6" in argv[8]
+    assert untrusted_framing("proj-x", ["claude"]) in argv[8]
