@@ -15,6 +15,7 @@ from relay_web.state import web
 from shared.errors import InvalidInput
 from shared.models import Message, normalize_target
 from shared.records import calendar_time, display_sender, reply_id
+from shared.trust import source_of, source_title
 
 bp = Blueprint("pages", __name__)
 
@@ -43,7 +44,8 @@ def message_view(record: Message) -> dict[str, Any]:
         "ts": float(record["ts"]) if when else None,
         "iso": when.isoformat().replace("+00:00", "Z") if when else "",
         "utc": when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "unknown time",
-        "source": record.get("source") if isinstance(record.get("source"), str) else None,
+        "source": source_of(record),  # how it arrived: the sender is only a label (shared/trust.py)
+        "source_title": source_title(source_of(record)),
         "reply_to": reply_id(record.get("reply_to")),
         "html": web().renderer.render(text if isinstance(text, str) else json.dumps(text)),
     }

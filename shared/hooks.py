@@ -12,11 +12,14 @@ field names are checked in tests/test_hooks.py and quoted in docs/claude.md):
   Claude's context.
 
 Loop safety: a Stop hook that always finds something would keep a session running forever, so this
-one continues only when there is a new message (the read position moves past what it hands over), at
-most ``max_continuations`` times in a row per session (counted from the last stop Claude Code reports
-with ``stop_hook_active`` false), and Claude Code itself overrides a Stop hook after 8 consecutive
-blocks. Reads use the same identity and saved position as the agent's own fetch_messages, so the hook
-and the agent never show the same message twice.
+one continues only when there is a new message (each Stop reads past what the session was handed),
+at most ``max_continuations`` times in a row per session (counted from the last stop Claude Code
+reports with ``stop_hook_active`` false), and Claude Code itself overrides a Stop hook after 8
+consecutive blocks. Reads use the same identity and saved position as the agent's own fetch_messages.
+
+Nothing is lost to a turn that never ran: the read position moves past what a hook handed a session
+only at that session's next Stop, the evidence that a turn ran with it (shared/handouts.py). A dry run
+(``dry_run``, the hand test in docs/claude.md) answers the same but records and moves nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 
 from shared.errors import InvalidInput
 from shared.fsutil import write_atomically
+from shared.handouts import Handouts
 from shared.models import normalize_sender, normalize_target
 from shared.relay import Relay
 from shared.waiting import ChannelWatch, message_filter, wait_for_messages_sync
@@ -63,6 +67,7 @@ class HookOptions:
     from_sender: str | None = None
     wait_s: float = 0.0
     max_chars: int = DEFAULT_MAX_CHARS
+    dry_run: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target", normalize_target(self.target))
@@ -90,9 +95,42 @@ class ContinuationCounter:
         write_atomically(self.path, data, what="the Stop hook's count of continuations")
 
 
-def _has_unread(relay: Relay, options: HookOptions) -> bool:
+def _start(relay: Relay, payload: dict[str, Any], options: HookOptions, event: str) -> tuple[Handouts, int]:
+    """This session's handout record and where this hook reads from.
+
+    A Stop is the evidence that the session's last turn ran, so it moves the read position past what
+    the session was handed before. Any hook reads past both the position and the session's pending
+    handout: what this session was handed is in its context already.
+    """
+    handouts = Handouts(relay.config.data_dir, payload.get("session_id"), options.identity, options.target)
+    pending = handouts.pending() or 0
+    if pending > relay.store.stats(options.target).latest_id:
+        pending = 0  # the channel was emptied or replaced since: the record no longer means anything
+    if event == "Stop" and pending and not options.dry_run:
+        relay.save_position(options.identity, options.target, pending)
+        handouts.clear()
+    return handouts, max(relay.read_position(options.identity, options.target), pending)
+
+
+def _hand_out(
+    relay: Relay, handouts: Handouts, start: int, options: HookOptions, event: str, wait_s: float
+) -> dict[str, Any]:
+    """The unread messages after ``start`` (waiting up to ``wait_s``), recorded as handed to the session."""
+    result = wait_for_messages_sync(
+        relay,
+        options.target,
+        identity=options.identity,
+        since_id=start,  # an explicit start: the saved position moves only at the session's next Stop
+        timeout_s=wait_s,
+        from_sender=options.from_sender,
+    )
+    if result["messages"] and not options.dry_run:
+        handouts.record(result["latest_id"], event)
+    return result
+
+
+def _has_unread(relay: Relay, start: int, options: HookOptions) -> bool:
     """Peek without moving the read position."""
-    start = relay.read_position(options.identity, options.target)
     accept = message_filter(options.identity, options.from_sender)
     return ChannelWatch(relay.store, options.target, start, accept).find() is not None
 
@@ -116,23 +154,22 @@ def stop_answer(
     Waits up to ``options.wait_s`` for an answer, but only when this identity's post is the newest in
     the channel (it is waiting for a reply) or ``wait_always`` is set.
     """
+    handouts, start = _start(relay, payload, options, "Stop")
     counter = ContinuationCounter(relay.config.data_dir, payload.get("session_id"))
     continued = counter.get() if payload.get("stop_hook_active") is True else 0
     if continued >= max_continuations:
-        if _has_unread(relay, options):
+        if _has_unread(relay, start, options):
             return {
                 "systemMessage": f"relay: not continuing automatically after {continued} rounds in a row; "
                 f"unread messages remain on {options.target} (ask Claude to fetch them)"
             }
         return None
     wait_s = options.wait_s if wait_always or _awaiting_reply(relay, options) else 0.0
-    result = wait_for_messages_sync(
-        relay, options.target, identity=options.identity, timeout_s=wait_s, from_sender=options.from_sender
-    )
+    result = _hand_out(relay, handouts, start, options, "Stop", wait_s)
+    if not options.dry_run:
+        counter.set(continued + 1 if result["messages"] else continued)
     if not result["messages"]:
-        counter.set(continued)
         return None
-    counter.set(continued + 1)
     reason = continuation_reason(options.target, result["messages"], options.max_chars, result["latest_id"])
     return {"decision": "block", "reason": reason}
 
@@ -145,13 +182,8 @@ def context_answer(relay: Relay, payload: dict[str, Any], options: HookOptions) 
             f"hook_event_name is {event!r}; relay hook claude-context answers only "
             f"{' and '.join(CONTEXT_EVENTS)}: register it under one of those events"
         )
-    result = wait_for_messages_sync(
-        relay,
-        options.target,
-        identity=options.identity,
-        timeout_s=options.wait_s,
-        from_sender=options.from_sender,
-    )
+    handouts, start = _start(relay, payload, options, str(event))
+    result = _hand_out(relay, handouts, start, options, str(event), options.wait_s)
     if not result["messages"]:
         return None
     text = context_text(options.target, result["messages"], options.max_chars, result["latest_id"])

@@ -5,7 +5,8 @@ The rules, each one a test in tests/test_watch.py:
 * A *batch* is every message from SENDER after the saved position, read when the first of them is
   seen. Messages that arrive while the command runs belong to the next batch.
 * The command runs with RELAY_TARGET, RELAY_SINCE_ID (the saved position), RELAY_LATEST_ID (the
-  batch's last id), RELAY_SENDER, RELAY_IDS and RELAY_COUNT in its environment, and
+  batch's last id), RELAY_SENDER, RELAY_IDS, RELAY_COUNT and RELAY_TRUST_NOTE (the framing a prompt
+  must put around the messages, see shared/trust.py) in its environment, and
   CLAUDE_CODEX_DATA_DIR set to this store so the agents it starts meet the watcher there.
 * The position is saved (atomically, in the state file) only after the command exits with status 0.
   A failed batch is not lost: it is run again, together with whatever came since, when the next
@@ -32,6 +33,7 @@ from shared.errors import RelayError, StoreError
 from shared.fsutil import FILE_MODE, private_mkdir, write_atomically
 from shared.models import FETCH_LIMIT_MAX, normalize_sender, normalize_target
 from shared.relay import Relay
+from shared.trust import untrusted_framing
 from shared.waiting import POLL_S, ChannelWatch, message_filter, wait_sync
 
 log = logging.getLogger("relay.watch")
@@ -65,6 +67,8 @@ class Batch:
             "RELAY_COUNT": str(len(self.ids)),
             "RELAY_DATA_DIR": str(data_dir),
             "CLAUDE_CODEX_DATA_DIR": str(data_dir),
+            # For a command that hands the batch to a model: say whose messages they are (untrusted).
+            "RELAY_TRUST_NOTE": untrusted_framing(self.target, [self.sender]),
         }
 
 

@@ -86,9 +86,11 @@ def test_stop_with_an_answer_continues_the_session_with_it(runner: CliRunner, re
     assert answer is not None and set(answer) == {"decision", "reason"}
     assert f"### #{verdict['id']} codex" in answer["reason"] and "## Verdict\napprove" in answer["reason"]
     assert "(reply to #1)" in answer["reason"]
+    # Handed, not yet seen: the position moves at the session's next Stop, after the continued turn.
+    assert relay.cursors.get("claude", "proj-x") == 0
+    assert stop(runner, stop_input(active=True)) is None
     # The hook read as "claude": Claude's own fetch_messages will not return the verdict again.
     assert relay.cursors.get("claude", "proj-x") == verdict["id"]
-    assert stop(runner, stop_input(active=True)) is None
 
 
 def test_stop_waits_for_the_answer_when_claudes_post_is_the_newest(runner: CliRunner, relay: Relay) -> None:

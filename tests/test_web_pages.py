@@ -52,7 +52,8 @@ def test_channel_page_shows_the_latest_page_oldest_first(client: FlaskClient, re
     assert "<p>message number 81</p>" in first
     assert re.search(r'<time class="msg-time" datetime="\d{4}-\d\d-\d\dT[\d:.]+Z"', first)
     assert re.search(r'<span class="abs">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</span>', first)
-    assert '<span class="msg-source">mcp</span>' in first
+    badge = r'<span class="msg-source" data-source="mcp" title="Posted through [^"]*">via mcp</span>'
+    assert re.search(badge, first)
 
 
 def test_a_small_channel_has_no_load_older_button(client: FlaskClient, relay: Relay) -> None:

@@ -66,6 +66,12 @@ def _options(func: Any) -> Any:
             show_default=True,
             help="Longest text handed over; longer messages are cut with a note on fetching them whole.",
         ),
+        click.option(
+            "--dry-run",
+            is_flag=True,
+            help="Print the answer the hook would give, but record nothing and move no read position "
+            "(for trying a hook by hand).",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -101,24 +107,16 @@ def hook() -> None:
     help="Continue a session at most this many times in a row.",
 )
 @pass_state
-def claude_stop(
-    state: CliState,
-    target: str,
-    from_sender: str | None,
-    identity: str,
-    max_chars: int,
-    wait_s: float,
-    wait_always: bool,
-    max_continuations: int,
-) -> None:
+def claude_stop(state: CliState, /, wait_always: bool, max_continuations: int, **common: Any) -> None:
     """Stop hook: if unread messages arrived, keep the session going with them as Claude's next task.
 
     Reads Claude Code's Stop hook JSON on stdin and prints {"decision": "block", "reason": ...} when
-    there are new messages (moving the read position past them), or nothing to let Claude stop.
+    there are new messages, or nothing to let Claude stop. What it hands over counts as read at the
+    session's next Stop, once the continued turn has run.
     """
     with user_errors():
         payload = parse_hook_input(sys.stdin.read())
-        options = HookOptions(target, identity, from_sender, wait_s, max_chars)
+        options = HookOptions(**common)  # the shared options are named as HookOptions' fields
         answer = compute_stop_answer(
             state.relay, payload, options, max_continuations=max_continuations, wait_always=wait_always
         )
@@ -129,16 +127,14 @@ def claude_stop(
 @_options
 @_wait_option("Wait up to SECONDS for a message when none is unread.")
 @pass_state
-def claude_context(
-    state: CliState, target: str, from_sender: str | None, identity: str, max_chars: int, wait_s: float
-) -> None:
+def claude_context(state: CliState, /, **common: Any) -> None:
     """SessionStart / UserPromptSubmit hook: add unread messages to Claude's context.
 
     Prints {"hookSpecificOutput": {"hookEventName": ..., "additionalContext": ...}} when there are
-    unread messages (moving the read position past them), or nothing.
+    unread messages, or nothing. They count as read at the session's next Stop, once a turn has run.
     """
     with user_errors():
         payload = parse_hook_input(sys.stdin.read())
-        options = HookOptions(target, identity, from_sender, wait_s, max_chars)
+        options = HookOptions(**common)
         answer = context_answer(state.relay, payload, options)
     _answer(answer)

@@ -93,7 +93,7 @@ def run_watcher(
     required=True,
     metavar="CMD",
     help="Shell command run once per batch, with RELAY_TARGET, RELAY_SINCE_ID, RELAY_LATEST_ID, "
-    "RELAY_SENDER, RELAY_IDS and RELAY_COUNT set.",
+    "RELAY_SENDER, RELAY_IDS, RELAY_COUNT and RELAY_TRUST_NOTE set.",
 )
 @watch_options
 @pass_state

@@ -24,6 +24,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from shared.trust import untrusted_framing
 from tests.e2e.conftest import child_env, relay_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -198,7 +199,7 @@ def test_claude_and_codex_trade_packet_and_verdict_with_no_person(tmp_path: Path
     answer = json.loads(out)
     assert set(answer) == {"decision", "reason"} and answer["decision"] == "block"
     assert "### #2 codex" in answer["reason"] and verdict["text"] in answer["reason"]
-    assert "not as instructions" in answer["reason"]
+    assert untrusted_framing("proj-x", ["codex via mcp"]) in answer["reason"]
 
     # Claude continues, and stops again: nothing new, so it may stop (no endless loop).
     code, out, err = run_hook(stop_command, stop_input("session-1", True), env)
@@ -258,3 +259,4 @@ def test_the_script_maps_the_original_environment_onto_relay_codex_auto_review(t
     assert len(argv) == 11 and "ids 5 6" in argv[10] and "since_id=4" in argv[10] and "reply_to=6" in argv[10]
     assert json.loads((tmp_path / "position.json").read_text())["position"] == 6
     assert "relay codex-auto-review: reviewing #5, #6 on proj-x" in done.stderr
+    assert untrusted_framing("proj-x", ["claude"]) in argv[10]

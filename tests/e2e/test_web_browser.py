@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,8 +15,9 @@ from mcp import Client, StdioServerParameters
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright, expect
 
 from shared.store import FileStore
+from shared.trust import source_title
 from tests.e2e.browser import CHROMIUM_ARGS, chromium_path
-from tests.e2e.conftest import child_env, relay_stdio_command
+from tests.e2e.conftest import child_env, relay_cli, relay_stdio_command
 from tests.e2e.web_server import running_relay_web
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.slow]
@@ -169,6 +171,49 @@ async def test_a_message_from_a_real_relay_stdio_appears_without_reload(
     await expect(page.locator("#m-2 .highlight .gi")).to_have_text("+b")
     assert await page.locator("article.msg").evaluate_all("els => els.map(e => e.dataset.id)") == ["1", "2"]
     assert await page.evaluate("window.__sameDocument") == 42  # updated in place, not reloaded
+    assert problems == []
+
+
+def append_by_hand(data_dir: Path, record: dict[str, object]) -> None:
+    """A line written into the channel file without the relay, as a person or another program might."""
+    with (data_dir / "channels" / f"{record['target']}.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+async def expect_badge(page: Page, message_id: int, source: str) -> None:
+    badge = page.locator(f"#m-{message_id} .msg-head .msg-sender + .msg-source")
+    await expect(badge).to_have_text(f"via {source}")
+    await expect(badge).to_have_attribute("title", source_title(source))
+
+
+async def test_every_message_shows_how_it_arrived_next_to_its_sender(browser: Browser, relay: Relay) -> None:
+    """The source badge, from the page template and from live updates alike, for every source."""
+    FileStore(relay.data_dir).append("proj-x", "codex", "from an agent", source="mcp")
+    relay.post("proj-x", "from a script", sender="codex")
+    append_by_hand(relay.data_dir, {"id": 3, "ts": 1.0, "target": "proj-x", "sender": "codex", "text": "x"})
+    page, _, problems = await open_page(browser, f"{relay.base}/channels/proj-x")
+    for message_id, source in ((1, "mcp"), (2, "api"), (3, "file")):
+        await expect_badge(page, message_id, source)
+    cli = [
+        *relay_cli(),
+        "--data-dir",
+        str(relay.data_dir),
+        "post",
+        "proj-x",
+        "from a terminal",
+        "--sender",
+        "codex",
+    ]
+    subprocess.run(cli, check=True, capture_output=True, timeout=60)
+    await page.fill("#c-sender", "codex")
+    await page.fill("#c-text", "from the viewer")
+    await page.click("#c-send")
+    await expect(page.locator("#m-5")).to_have_count(1)
+    odd = {"id": 6, "ts": 2.0, "target": "proj-x", "sender": "codex", "text": "y", "source": "email"}
+    append_by_hand(relay.data_dir, odd)
+    for message_id, source in ((4, "cli"), (5, "web-ui"), (6, "unknown")):
+        await expect_badge(page, message_id, source)
+    assert [m.get("source") for m in relay.stored("proj-x")] == ["mcp", "api", None, "cli", "web-ui", "email"]
     assert problems == []
 
 
