@@ -199,6 +199,7 @@ from relay_stdio.server import build_server
 from shared.config import resolve_config
 from shared.relay import Relay
 
+BEFORE = "import sys; from shared.store import FileStore as S; S(sys.argv[1]).append('t', 'codex', 'before')"
 POSTER = (
     "import sys; from shared.store import FileStore as S; sys.stdin.readline(); "
     "S(sys.argv[1]).append('t', 'codex', 'during')"
@@ -219,7 +220,8 @@ def seen(result):
 
 async def main(data_dir):
     relay = Relay(resolve_config({"data_dir": data_dir}, env={}))
-    relay.post("t", "before", "codex", source="cli")
+    # Posted by another process, so this one holds no channel handles it could give back under EMFILE.
+    subprocess.run([sys.executable, "-c", BEFORE, data_dir], check=True)
     poster = subprocess.Popen([sys.executable, "-c", POSTER, data_dir], stdin=subprocess.PIPE)
     outcome = {}
     async with Client(build_server(relay, identity="claude")) as client:
