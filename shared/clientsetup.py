@@ -29,6 +29,7 @@ from tomlkit.exceptions import TOMLKitError
 
 from shared.config import Config
 from shared.errors import ConfigError, StoreError
+from shared.explain import json_error_text, toml_error_text
 from shared.fsutil import write_atomically
 from shared.waiting import MAX_TIMEOUT_S
 
@@ -157,10 +158,14 @@ def read_json_settings(path: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; fix it by hand, then run this again") from None
     try:
         data = json.loads(text) if text.strip() else {}
-    except ValueError as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc}); fix it by hand, then run this again") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid JSON ({json_error_text(exc)}); fix it by hand, then run this again"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object; fix it by hand, then run this again")
     return data
@@ -217,7 +222,9 @@ def merge_codex_config(text: str, inst: Installation, identity: str, path: Path)
     try:
         doc = tomlkit.parse(text)
     except TOMLKitError as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}); fix it by hand, then run this again") from None
+        raise ConfigError(
+            f"{path} is not valid TOML ({toml_error_text(exc)}); fix it by hand, then run this again"
+        ) from None
     servers = doc.get("mcp_servers")
     if servers is None:
         servers = tomlkit.table(is_super_table=True)

@@ -20,6 +20,7 @@ from typing import Any
 import platformdirs
 
 from shared.errors import ConfigError, InvalidInput
+from shared.explain import json_error_text
 from shared.models import (
     DEFAULT_MAX_MESSAGE_BYTES,
     LARGEST_MAX_MESSAGE_BYTES,
@@ -276,9 +277,7 @@ def _load_config_file(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"config file {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        raise ConfigError(f"config file {path} is not valid JSON: {json_error_text(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f'config file {path} must hold a JSON object like {{"port": 8010}}')
     return data
