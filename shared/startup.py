@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
+from shared.config import Config
 from shared.errors import StoreError
 from shared.logs import setup_logging
 from shared.privacy import tighten_store
 from shared.relay import Relay
 
 log = logging.getLogger("relay.startup")
+
+
+def describe_store(config: Config) -> str:
+    """Where this configuration keeps its messages: the ``store`` URL when one is set, else the data dir.
+
+    ``relay-stdio --print-config`` reports it and ``relay doctor`` compares it across agents. A password
+    in a URL is never shown.
+    """
+    store = getattr(config, "store", None)  # the store key (PostgreSQL) arrives with the storage seam
+    if not store:
+        return str(config.data_dir)
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", str(store))
 
 
 def refuse_file_as_data_dir(data_dir: Path) -> None:
