@@ -185,6 +185,10 @@ class Config:
         """Rows of (key, shown value, source) for ``relay config``; the auth token is masked."""
         rows = []
         for key in _SHOWN_KEYS:
+            if key in _SHOWN_AS_MB:  # the documented key; the legacy *_max_bytes set the same size
+                size = getattr(self, _SHOWN_AS_MB[key])
+                rows.append((key, f"{size / MB:g}", self.sources.get(_SHOWN_AS_MB[key], "default")))
+                continue
             value = getattr(self, key)
             if key == "auth_token" and value:
                 shown = "(set, hidden)"
@@ -198,9 +202,10 @@ class Config:
 
 _SHOWN_KEYS = (
     "data_dir", "host", "port", "channels", "allowed_hosts", "sender", "max_message_bytes", "auth_token",
-    "fsync", "lock_timeout_s", "log_path", "log_max_bytes", "log_backup_count", "channel_log_path",
-    "channel_log_max_bytes", "channel_log_backup_count",
+    "fsync", "lock_timeout_s", "log_path", "log_max_mb", "log_backup_count", "channel_log_path",
+    "channel_log_max_mb", "channel_log_backup_count",
 )  # fmt: skip
+_SHOWN_AS_MB = {"log_max_mb": "log_max_bytes", "channel_log_max_mb": "channel_log_max_bytes"}
 
 
 _SIZE_STEMS = ("log", "channel_log")
