@@ -17,6 +17,7 @@ from pathlib import Path
 
 from shared import jsonl
 from shared.errors import StoreError
+from shared.explain import json_error_text
 from shared.models import normalize_target
 from shared.records import odd_values
 from shared.store import SUFFIX, FileStore, ScannedLine
@@ -148,8 +149,10 @@ def _why_not_a_record(data: bytes) -> str:
         value = json.loads(data)
     except RecursionError:
         return "JSON nested too deeply"
-    except ValueError as exc:
-        return f"not valid JSON ({getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')})"
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({json_error_text(exc, with_line=False)})"
+    except ValueError as exc:  # bytes that are not UTF-8
+        return f"not valid JSON ({exc})"
     if not isinstance(value, dict):
         return f"a JSON {type(value).__name__}, not an object"
     wanted = ("id", "ts", "target", "sender", "text")

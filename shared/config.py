@@ -20,6 +20,7 @@ from typing import Any
 import platformdirs
 
 from shared.errors import ConfigError, InvalidInput
+from shared.explain import json_error_text
 from shared.models import (
     DEFAULT_MAX_MESSAGE_BYTES,
     LARGEST_MAX_MESSAGE_BYTES,
@@ -184,6 +185,10 @@ class Config:
         """Rows of (key, shown value, source) for ``relay config``; the auth token is masked."""
         rows = []
         for key in _SHOWN_KEYS:
+            if key in _SHOWN_AS_MB:  # the documented key; the legacy *_max_bytes set the same size
+                size = getattr(self, _SHOWN_AS_MB[key])
+                rows.append((key, f"{size / MB:g}", self.sources.get(_SHOWN_AS_MB[key], "default")))
+                continue
             value = getattr(self, key)
             if key == "auth_token" and value:
                 shown = "(set, hidden)"
@@ -197,9 +202,10 @@ class Config:
 
 _SHOWN_KEYS = (
     "data_dir", "host", "port", "channels", "allowed_hosts", "sender", "max_message_bytes", "auth_token",
-    "fsync", "lock_timeout_s", "log_path", "log_max_bytes", "log_backup_count", "channel_log_path",
-    "channel_log_max_bytes", "channel_log_backup_count",
+    "fsync", "lock_timeout_s", "log_path", "log_max_mb", "log_backup_count", "channel_log_path",
+    "channel_log_max_mb", "channel_log_backup_count",
 )  # fmt: skip
+_SHOWN_AS_MB = {"log_max_mb": "log_max_bytes", "channel_log_max_mb": "channel_log_max_bytes"}
 
 
 _SIZE_STEMS = ("log", "channel_log")
@@ -276,9 +282,7 @@ def _load_config_file(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"config file {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        raise ConfigError(f"config file {path} is not valid JSON: {json_error_text(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f'config file {path} must hold a JSON object like {{"port": 8010}}')
     return data

@@ -39,3 +39,7 @@ for command in (watch, hook, setup, codex_auto_review):
     main.add_command(command)
 
 main.add_command(check)
+
+from relay_stdio.cli.doctor import doctor  # noqa: E402
+
+main.add_command(doctor)
