@@ -72,10 +72,14 @@ def migrate(conn: Any) -> tuple[int | None, int]:
     """
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('claude-codex-relay schema'))")
+        # An advisory lock does not refresh the catalog snapshot, so a table another session created
+        # meanwhile may look missing to to_regclass: create it only if absent, then read the version.
         before = current_version(cur)
-        if before is None:
-            cur.execute("CREATE TABLE relay_schema (version integer NOT NULL, applied_at timestamptz "
-                        "NOT NULL DEFAULT now())")  # fmt: skip
+        cur.execute("CREATE TABLE IF NOT EXISTS relay_schema (version integer NOT NULL, "
+                    "applied_at timestamptz NOT NULL DEFAULT now())")  # fmt: skip
+        cur.execute("SELECT max(version) FROM relay_schema")
+        row = cur.fetchone()
+        before = int(row[0]) if row and row[0] is not None else before
         for version in range((before or 0) + 1, SCHEMA_VERSION + 1):
             cur.execute(MIGRATIONS[version])
             cur.execute("INSERT INTO relay_schema (version) VALUES (%s)", (version,))
