@@ -27,13 +27,15 @@ log = logging.getLogger("relay.stdio")
     help="This agent's identity for posts and read positions (default: from the client's name).",
 )
 @click.version_option(__version__, prog_name="relay-stdio")
-def main(config_path: Path | None, data_dir: Path | None, sender: str | None) -> None:
+def main(config_path: Path | None, data_dir: Path | None, store: str | None, sender: str | None) -> None:
     """Run the relay's MCP server over stdio (launched by an MCP client, not by hand).
 
     Register it with Claude Code: claude mcp add relay -- relay-stdio
     """
     try:
-        config = resolve_config({"config": config_path, "data_dir": data_dir, "sender": sender})
+        config = resolve_config(
+            {"config": config_path, "data_dir": data_dir, "store": store, "sender": sender}
+        )
         relay = Relay(config)
         prepare_store(relay)
     except (ConfigError, StoreError) as exc:

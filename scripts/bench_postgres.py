@@ -94,7 +94,9 @@ def _writes(cluster: Any, quick: bool, runs: int) -> list[dict[str, Any]]:
             bare.append(_rate(_bare_writer, url, writers, count, text))
             relay.append(_rate(_relay_writer, url, writers, count, text))
         m_relay, m_bare = statistics.median(relay), statistics.median(bare)
-        rows.append({"writers": writers, "relay": m_relay, "bare": m_bare, "ratio": round(m_relay / m_bare, 2)})
+        rows.append(
+            {"writers": writers, "relay": m_relay, "bare": m_bare, "ratio": round(m_relay / m_bare, 2)}
+        )
     return rows
 
 
@@ -116,6 +118,7 @@ def _fill(url: str, target: str, count: int) -> None:
 
 def _reads(cluster: Any, quick: bool, runs: int) -> dict[str, Any]:
     from bench_sections import time_op
+
     from shared.storage import open_store
 
     largest = 100_000 if quick else 1_000_000
@@ -195,7 +198,8 @@ def _copy(cluster: Any, root: Path, quick: bool) -> dict[str, Any]:
     url = cluster.url(cluster.new_database("bench"))
     probe = (
         "import resource, sys, time; from relay_stdio.cli import main; t = time.perf_counter()\n"
-        "try:\n    main(['store', 'copy', '--quiet', sys.argv[1], sys.argv[2]])\nexcept SystemExit:\n    pass\n"
+        "try:\n    main(['store', 'copy', '--quiet', sys.argv[1], sys.argv[2]])\n"
+        "except SystemExit:\n    pass\n"
         "print('RESULT', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     done = subprocess.run(
@@ -239,7 +243,13 @@ def render_postgres(pg: dict[str, Any], row: Any) -> None:
         "< 20 ms")  # fmt: skip
     row("postgres cross-process wake, p99 ms", f"{wk['p99_ms']:.1f}", "", None, "< 100 ms")
     cp = pg["copy"]
-    row(f"relay store copy files -> postgres, {cp['messages']:,} msgs (msgs/s)", f"{cp['per_s']}", "", None, "")
+    row(
+        f"relay store copy files -> postgres, {cp['messages']:,} msgs (msgs/s)",
+        f"{cp['per_s']}",
+        "",
+        None,
+        "",
+    )
     row("relay store copy peak RSS (MB)", f"{cp['peak_rss_mb']:.0f}", "", None, "< 100 MB")
 
 

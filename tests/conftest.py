@@ -10,7 +10,7 @@ import pytest
 
 from shared.config import Config, resolve_config
 from shared.relay import Relay
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 
 
 @pytest.fixture(autouse=True)

@@ -77,7 +77,9 @@ def test_a_restarted_database_loses_and_doubles_no_acknowledged_post(
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()
     outs = [tmp_path / f"writer-{w}.json" for w in range(writers)]
-    procs = [ctx.Process(target=_poster, args=(pg_url, w, posts, str(outs[w]), start)) for w in range(writers)]
+    procs = [
+        ctx.Process(target=_poster, args=(pg_url, w, posts, str(outs[w]), start)) for w in range(writers)
+    ]
     for proc in procs:
         proc.start()
     start.set()

@@ -7,7 +7,6 @@ test_store.py, test_check.py, test_faults_*.py; connection loss in test_postgres
 from __future__ import annotations
 
 import multiprocessing
-import select
 import threading
 import time
 from collections.abc import Callable
@@ -62,7 +61,9 @@ def test_ids_start_at_one_and_grow_by_one_per_channel(cstore: MessageStore) -> N
 def test_a_record_holds_every_field_it_was_given(cstore: MessageStore) -> None:
     before = time.time()
     record = cstore.append("Proj-X", " claude ", "hello **world**", source="mcp", reply_to=7)
-    assert record["target"] == "proj-x" and record["sender"] == "claude" and record["text"] == "hello **world**"
+    assert (
+        record["target"] == "proj-x" and record["sender"] == "claude" and record["text"] == "hello **world**"
+    )
     assert record["source"] == "mcp" and record["reply_to"] == 7
     assert before - 5 <= record["ts"] <= time.time() + 5
     assert cstore.read_last("proj-x", 1) == [record]
@@ -177,12 +178,13 @@ def test_a_post_from_another_process_wakes_a_subscriber(cstore: MessageStore, lo
     sub = cstore.subscribe(["t"])
     assert sub is not None
     try:
-        proc = multiprocessing.get_context("spawn").Process(target=_post_later, args=(location, "t", "hi", 0.3))
+        proc = multiprocessing.get_context("spawn").Process(
+            target=_post_later, args=(location, "t", "hi", 0.3)
+        )
         proc.start()
         deadline = time.monotonic() + 20
         while cstore.version("t") == version and time.monotonic() < deadline:
-            if select.select([sub], [], [], 1.0)[0]:
-                sub.drain()
+            sub.wait(1.0)
         proc.join(20)
         assert proc.exitcode == 0
         assert cstore.version("t") != version
@@ -262,3 +264,54 @@ def test_threads_of_one_process_share_a_store_safely(cstore: MessageStore) -> No
         thread.join()
     assert errors == []
     check_every_message(cstore, 8, 50)
+
+
+# --- the relay's operations on every backend -----------------------------------------------------
+
+
+@pytest.fixture
+def crelay(cstore: MessageStore, tmp_path: Path) -> Any:
+    from shared.config import resolve_config
+    from shared.relay import Relay
+
+    return Relay(resolve_config({"data_dir": str(tmp_path / "local")}, env={}), cstore)
+
+
+def test_fetch_without_since_id_reads_from_the_saved_position(crelay: Any) -> None:
+    for i in range(3):
+        crelay.post("t", f"m{i}", "codex", source="cli")
+    first = crelay.fetch("t", identity="claude", limit=2)
+    assert [m["text"] for m in first["messages"]] == ["m0", "m1"]
+    second = crelay.fetch("t", identity="Claude")
+    assert [m["text"] for m in second["messages"]] == ["m2"]
+    assert crelay.fetch("t", identity="claude")["messages"] == []
+    assert crelay.store.get_position("claude", "t") == 3
+
+
+def test_a_wait_wakes_on_a_post_from_another_process_and_skips_own_posts(crelay: Any, location: str) -> None:
+    from shared.waiting import wait_for_messages_sync
+
+    crelay.post("t", "mine", "claude", source="mcp")
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_post_later, args=(location, "t", "yours", 0.5))
+    proc.start()
+    try:
+        result = wait_for_messages_sync(crelay, "t", identity="claude", timeout_s=30)
+    finally:
+        proc.join(30)
+    assert [m["text"] for m in result["messages"]] == ["yours"]
+    assert result["latest_id"] == 2 and crelay.store.get_position("claude", "t") == 2
+    quiet = wait_for_messages_sync(crelay, "t", identity="claude", timeout_s=0.3)
+    assert quiet["messages"] == [] and crelay.store.get_position("claude", "t") == 2
+
+
+def test_imported_records_keep_their_fields_and_later_posts_continue(cstore: MessageStore) -> None:
+    records = [
+        {"id": 1, "ts": 1700000000.5, "target": "old", "sender": "claude", "text": "one", "source": "mcp"},
+        {"id": 2, "ts": 1700000001.25, "target": "old", "sender": "ada", "text": "two", "reply_to": 1,
+         "tool": {"kept": True}},
+    ]  # fmt: skip
+    assert cstore.import_records("old", records) == 2
+    assert cstore.import_records("old", records) == 0  # idempotent
+    assert cstore.read_since("old", 0, 10)[0] == records
+    assert cstore.append("old", "codex", "three")["id"] == 3

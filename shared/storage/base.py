@@ -15,17 +15,22 @@ from shared.models import ChannelStats, Message
 
 
 class Subscription(Protocol):
-    """Readable (``fileno``) once any subscribed channel may have changed since the last ``drain``.
+    """A waiter's subscription to changes; ``wait`` returns once a subscribed channel may have changed.
 
-    A waiter subscribes *before* its final check of the channel, then blocks on the descriptor (with
-    ``select`` or ``anyio.wait_readable``), so a post between the check and the block is never missed.
-    A wake-up only means "look again": waiters always re-check, and re-check on a slow timer anyway,
-    because no backend can promise that a notification survives a lost connection or a network mount.
+    A waiter subscribes *before* its final check of the channel, then waits, so a post between the
+    check and the wait is never missed (a change since the subscription, or since the last ``wait``,
+    makes the next ``wait`` return at once). A wake-up only means "look again": waiters always re-check,
+    and re-check on a slow timer anyway, because no backend can promise that a notification survives a
+    lost connection or a network mount.
     """
 
-    def fileno(self) -> int: ...
+    def wait(self, timeout_s: float) -> bool:
+        """Block until something changed (True) or ``timeout_s`` passed (False)."""
+        ...
 
-    def drain(self) -> None: ...
+    async def wait_async(self, timeout_s: float) -> bool:
+        """Like :meth:`wait`, cancellable, holding no thread while it waits."""
+        ...
 
     def close(self) -> None: ...
 
@@ -59,6 +64,11 @@ class MessageStore(Protocol):
     def stats(self, target: str) -> ChannelStats: ...
 
     def list_channels(self) -> list[ChannelStats]: ...
+
+    def cheap_read(self, target: str, limit: int) -> bool:
+        """Whether reading ``limit`` messages is quick enough to do on an event loop (never, for a
+        backend whose calls may block)."""
+        ...
 
     def ensure_ready(self) -> None:
         """Prove the store can be written (folders made, database schema present), or raise StoreError."""

@@ -76,7 +76,11 @@ def _verify(src: MessageStore, dst: MessageStore, target: str) -> None:
     first_dst, _ = dst.read_since(target, 0, 1)
     last_src, last_dst = src.read_last(target, 1), dst.read_before(target, want.latest_id + 1, 1)[0]
     for a, b in ((first_src, first_dst), (last_src, last_dst)):
-        if a and b and (a[0]["id"], a[0]["text"], a[0]["sender"]) != (b[0]["id"], b[0]["text"], b[0]["sender"]):
+        if (
+            a
+            and b
+            and (a[0]["id"], a[0]["text"], a[0]["sender"]) != (b[0]["id"], b[0]["text"], b[0]["sender"])
+        ):
             raise StoreError(
                 f"channel {target!r} differs: message #{a[0]['id']} in the source is not the one in the "
                 "destination (the destination already had other messages under these ids); "

@@ -12,12 +12,16 @@ the last subscription has been closed for ``linger_s``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Collection
 from typing import Any
+
+import anyio
 
 from shared.storage.postgres.schema import NOTIFY_CHANNEL
 
@@ -38,14 +42,27 @@ class PipeSubscription:
     def fileno(self) -> int:
         return self._read
 
+    def wait(self, timeout_s: float) -> bool:
+        """Block until a subscribed channel got a post (True) or ``timeout_s`` passed (False)."""
+        ready = bool(select.select([self._read], [], [], max(0.0, timeout_s))[0])
+        if ready:
+            self.drain()
+        return ready
+
+    async def wait_async(self, timeout_s: float) -> bool:
+        """Like :meth:`wait`, on an event loop: cancellable, and no thread is held while waiting."""
+        with anyio.move_on_after(max(0.0, timeout_s)):
+            await anyio.wait_readable(self._read)
+            self.drain()
+            return True
+        return False
+
     def wants(self, channel: str | None) -> bool:
         return channel is None or self.targets is None or channel in self.targets
 
     def wake(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # already readable (the pipe is full), or closed meanwhile
             os.write(self._write, b"!")
-        except (BlockingIOError, OSError):
-            pass  # already readable (the pipe is full) or closed meanwhile
 
     def drain(self) -> None:
         try:
@@ -136,10 +153,8 @@ class ListenHub:
                 log.info("LISTEN connection lost (%s); reconnecting", type(exc).__name__)
             finally:
                 self.connected.clear()
-                try:
+                with contextlib.suppress(Exception):  # closing a broken connection may fail too
                     conn.close()
-                except Exception:  # noqa: BLE001 - closing a broken connection may fail too
-                    pass
 
     def close(self) -> None:
         self._stop.set()

@@ -265,7 +265,8 @@ class PostgresStore:
             extra = {k: v for k, v in rec.items() if k not in _KNOWN}
             rows.append((
                 target, rec["id"], float(rec.get("ts") or 0.0), str(rec.get("sender", "")),
-                str(rec.get("text", "")), rec.get("source"), rec.get("reply_to"), Jsonb(extra) if extra else None,
+                str(rec.get("text", "")), rec.get("source"), rec.get("reply_to"),
+                Jsonb(extra) if extra else None,
             ))  # fmt: skip
         if not rows:
             return 0
@@ -274,7 +275,8 @@ class PostgresStore:
         def work(conn: psycopg.Connection[Any]) -> int:
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute(
-                    "INSERT INTO relay_channels (name, last_id, last_ts, last_sender) VALUES (%s, %s, %s, %s) "
+                    "INSERT INTO relay_channels (name, last_id, last_ts, last_sender) "
+                    "VALUES (%s, %s, %s, %s) "
                     "ON CONFLICT (name) DO UPDATE SET last_id = GREATEST(relay_channels.last_id, "
                     "EXCLUDED.last_id), last_ts = CASE WHEN EXCLUDED.last_id >= relay_channels.last_id "
                     "THEN EXCLUDED.last_ts ELSE relay_channels.last_ts END, last_sender = CASE WHEN "
@@ -345,11 +347,16 @@ class PostgresStore:
     def list_channels(self) -> list[ChannelStats]:
         rows = self._call(
             lambda conn: conn.execute(
-                "SELECT name, last_id, last_ts, last_sender FROM relay_channels WHERE last_id > 0 ORDER BY name"
+                "SELECT name, last_id, last_ts, last_sender FROM relay_channels "
+                "WHERE last_id > 0 ORDER BY name"
             ).fetchall(),
             "nothing was read",
         )
         return [ChannelStats(r[0], r[1], r[1], r[2], r[3]) for r in rows]
+
+    def cheap_read(self, target: str, limit: int) -> bool:
+        """Never: every read is a network round trip, so it runs on a worker thread."""
+        return False
 
     # --- changes ---------------------------------------------------------------------------------
 
@@ -368,7 +375,8 @@ class PostgresStore:
         identity, target = normalize_sender(identity).lower(), normalize_target(target)
         row = self._call(
             lambda conn: conn.execute(
-                "SELECT position FROM relay_positions WHERE identity = %s AND channel = %s", (identity, target)
+                "SELECT position FROM relay_positions WHERE identity = %s AND channel = %s",
+                (identity, target),
             ).fetchone(),
             "nothing was read",
         )
@@ -376,7 +384,9 @@ class PostgresStore:
 
     def _set_position(self, identity: str, target: str, position: int, forward_only: bool) -> int:
         identity, target = normalize_sender(identity).lower(), normalize_target(target)
-        rule = "GREATEST(relay_positions.position, EXCLUDED.position)" if forward_only else "EXCLUDED.position"
+        rule = (
+            "GREATEST(relay_positions.position, EXCLUDED.position)" if forward_only else "EXCLUDED.position"
+        )
         row = self._call(
             lambda conn: conn.execute(
                 "INSERT INTO relay_positions AS relay_positions (identity, channel, position) "
