@@ -33,13 +33,16 @@ log = logging.getLogger("relay.stdio")
     help="Print the store and identity this command line resolves to, as JSON, and exit (no MCP).",
 )
 @click.version_option(__version__, prog_name="relay-stdio")
-def main(config_path: Path | None, data_dir: Path | None, sender: str | None, print_config: bool) -> None:
+def main(
+    config_path: Path | None, data_dir: Path | None, store: str | None, sender: str | None, print_config: bool
+) -> None:
     """Run the relay's MCP server over stdio (launched by an MCP client, not by hand).
 
     Register it with Claude Code: claude mcp add relay -- relay-stdio
     """
     try:
-        config = resolve_config({"config": config_path, "data_dir": data_dir, "sender": sender})
+        options = {"config": config_path, "data_dir": data_dir, "store": store, "sender": sender}
+        config = resolve_config(options)
         if print_config:  # like --version: the process speaks no MCP, so stdout is free for the answer
             click.echo(json.dumps(resolved_store(config)))
             return

@@ -36,7 +36,7 @@ from shared.clientconfig import Registration
 from shared.clientsetup import SCOPES, claude_settings_path, codex_config_path
 from shared.config import Config
 from shared.errors import ConfigError
-from shared.notify import open_notifier
+from shared.storage import is_database_url, open_store
 
 # codex-rs rmcp-client: the variables every stdio MCP server gets from Codex on Unix.
 CODEX_DEFAULT_ENV = (
@@ -235,7 +235,11 @@ def store_checks(probes: list[Probe]) -> list[Check]:
     if data_dir is None:
         return []
     checks = []
-    notifier = open_notifier(data_dir / "channels") if (data_dir / "channels").is_dir() else None
+    if any(p.store and is_database_url(p.store) for p in probes):
+        return [
+            Check("waiting notifier", True, "PostgreSQL LISTEN/NOTIFY: a post on any machine wakes a waiter")
+        ]
+    notifier = open_store(data_dir).subscribe() if (data_dir / "channels").is_dir() else None
     if notifier is not None:
         notifier.close()
         checks.append(Check("waiting notifier", True, "inotify: a post wakes a waiting agent at once"))

@@ -64,6 +64,7 @@ def registration_help(config: Config) -> str:
 def main(
     config_path: Path | None,
     data_dir: Path | None,
+    store: str | None,
     host: str | None,
     port: int | None,
     allow_unauthenticated: bool,
@@ -71,7 +72,13 @@ def main(
     """Serve the relay's web viewer and HTTP API on the configured host and port (Ctrl+C stops it)."""
     try:
         config = resolve_config(
-            {"config": config_path, "data_dir": data_dir and str(data_dir), "host": host, "port": port}
+            {
+                "config": config_path,
+                "data_dir": data_dir and str(data_dir),
+                "store": store,
+                "host": host,
+                "port": port,
+            }
         )
         check_bind(config, allow_unauthenticated)
         app = create_app(config)
@@ -103,7 +110,7 @@ def main(
             "(is another relay-web running? choose another --port)"
         ) from None
     click.echo(registration_help(config))
-    click.echo(f"Store: {config.data_dir}")
+    click.echo(f"Store: {app.extensions['relay_web'].relay.store.description}")
     click.echo(f"relay-web {__version__} serving on {_url(config.host, config.port)}  (Ctrl+C stops it)")
     log.info(
         "relay-web %s serving %s on %s:%s (at most %s connections; idle ones closed after %s s)",

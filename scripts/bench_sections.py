@@ -21,7 +21,7 @@ from typing import Any
 
 from shared.config import resolve_config
 from shared.relay import Relay
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 
 Poster = Callable[[int], None]
 CHANNEL = "bench"
@@ -244,8 +244,8 @@ def section_reads(root: Path, quick: bool, runs: int) -> dict[str, Any]:
     for count in sizes:
         data_dir = root / f"n{count}"
         build_channel(data_dir, CHANNEL, count)
-        cursors = Relay(resolve_config({"data_dir": str(data_dir)}, env={})).cursors
-        rewind = partial(cursors.reset, "bench", CHANNEL, count - 10)
+        store = Relay(resolve_config({"data_dir": str(data_dir)}, env={})).store
+        rewind = partial(store.reset_position, "bench", CHANNEL, count - 10)
         for name, op in read_ops(data_dir, count).items():
             setup = rewind if name == "default_read" else None
             runs_s = [time_op(op, reps, setup) for _ in range(runs)]

@@ -61,6 +61,7 @@ class Installation:
     relay_stdio: tuple[str, ...]
     relay: tuple[str, ...]
     data_dir: Path
+    store: str | None = None  # a PostgreSQL URL shared across machines; None: the files in data_dir
 
     @classmethod
     def find(cls, config: Config) -> Installation:
@@ -68,15 +69,19 @@ class Installation:
             tuple(_console_script("relay-stdio", "relay_stdio")),
             tuple(_console_script("relay", "relay_stdio.cli")),
             config.data_dir,
+            config.store,
         )
+
+    def _store_args(self) -> list[str]:
+        return ["--data-dir", str(self.data_dir), *(["--store", self.store] if self.store else [])]
 
     def server_argv(self, identity: str) -> list[str]:
         """relay-stdio with the identity and the store pinned, so every client meets in the same place."""
-        return [*self.relay_stdio, "--sender", identity, "--data-dir", str(self.data_dir)]
+        return [*self.relay_stdio, "--sender", identity, *self._store_args()]
 
     def relay_argv(self, *args: str) -> str:
         """A shell command line running ``relay`` on this store (hook commands are run by a shell)."""
-        return shlex.join([*self.relay, "--data-dir", str(self.data_dir), *args])
+        return shlex.join([*self.relay, *self._store_args(), *args])
 
 
 # --- Claude Code ---------------------------------------------------------------------------------

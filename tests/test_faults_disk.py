@@ -19,7 +19,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 from tests.e2e.conftest import child_env, relay_stdio_command
 from tests.e2e.web_server import free_port, relay_web_command
 from tests.reliability import count, note
