@@ -55,7 +55,10 @@ def main(
     for warning in config.warnings:
         log.warning(warning)
     log.info(
-        "relay-stdio %s serving %s as %s", __version__, config.data_dir, config.sender or "(client name)"
+        "relay-stdio %s serving %s as %s",
+        __version__,
+        relay.store.description,
+        config.sender or "(client name)",
     )
     build_server(relay, identity=config.sender).run("stdio")
 

@@ -115,7 +115,7 @@ def main(
     log.info(
         "relay-web %s serving %s on %s:%s (at most %s connections; idle ones closed after %s s)",
         __version__,
-        config.data_dir,
+        app.extensions["relay_web"].relay.store.description,
         config.host,
         config.port,
         options["connection_limit"],
