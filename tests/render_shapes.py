@@ -19,9 +19,9 @@ def filled(unit: str, size: int = DEFAULT_MAX_MESSAGE_BYTES, head: str = "") -> 
 
 # name -> (head, unit): the message is the head, then the unit repeated up to the size limit.
 HOSTILE_SHAPES: dict[str, tuple[str, str]] = {
-    "unclosed fences with a language": ("", "```x\n"),  # 101 s on main
+    "unclosed ```x fences": ("", "```x\n"),  # 101 s on main
     "tilde fences": ("", "~~~\n"),  # 11 s on every load: its HTML was too big to cache
-    "an open fence, then tildes and fences": ("```\n", "~~~\n```x\n"),  # 44 s
+    "``` then ~~~ and ```x lines": ("```\n", "~~~\n```x\n"),  # 44 s
     "closed fences": ("", "```\na\n```\n"),  # 8 s
     "a 26,000-row table": ("| a | b |\n| --- | --- |\n", "| 1 | 2 |\n"),  # 6.7 s, then 3.6 s a load
     "emoji and emphasis": ("", "😀*"),  # 4.6 s, then 2.3 s a load
@@ -29,6 +29,7 @@ HOSTILE_SHAPES: dict[str, tuple[str, str]] = {
     "heading lines": ("", "# a\n"),
     "open brackets": ("", "["),
     "eight-column table": ("|a|a|a|a|a|a|a|a|\n|-|-|-|-|-|-|-|-|\n", "|1|2|3|4|5|6|7|8|\n"),
+    "blank lines": ("a\n", "\n"),  # 0.9 s after the first bounds: found by the generated search
     "python code": ("```python\n", "def f(x):\n    return x + 1  # c <b>\n"),
     # Not hostile: what agents write (prose, a list, code spans, a link, a diff), for comparison.
     "a long review": (

@@ -204,6 +204,12 @@ def test_quote_markers_without_spaces_nest_at_most_so_deep(render: Renderer) -> 
     assert html.count("<blockquote>") == MAX_LINE_NESTING and html.count("&gt;") == 5000 - MAX_LINE_NESTING
 
 
+def test_runs_of_blank_lines_are_cut_to_two_outside_fenced_code(render: Renderer) -> None:
+    out = _BoundedBlocks(None).run(["a", *[""] * 10, "b", " ", "\t", "", "c"])  # type: ignore[arg-type]
+    assert out == ["a", "", "", "b", " ", "\t", "c"]
+    assert render.render("```\nx" + "\n" * 10 + "y\n```").count("\n") >= 10  # code keeps its lines
+
+
 def test_long_blocks_are_cut_but_tables_are_not() -> None:
     lines = ["# heading"] * 450 + ["", "| a | b |", "| --- | --- |"] + ["| 1 | 2 |"] * 450
     out = _BoundedBlocks(None).run(lines)  # type: ignore[arg-type]

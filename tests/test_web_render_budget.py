@@ -25,9 +25,9 @@ from tests.test_web_render import assert_inert
 # How each shape of the largest size is shown: "plain" (escaped text after a note), "code" (one code
 # block, the whole message) or "markdown" (rendered, with the fragment given).
 EXPECTED = {
-    "unclosed fences with a language": "code",
+    "unclosed ```x fences": "code",
     "tilde fences": "plain",
-    "an open fence, then tildes and fences": "code",
+    "``` then ~~~ and ```x lines": "code",
     "closed fences": "plain",
     "a 26,000-row table": "plain",
     "emoji and emphasis": "<em>",
@@ -35,6 +35,7 @@ EXPECTED = {
     "heading lines": "plain",
     "open brackets": "plain",
     "eight-column table": "plain",
+    "blank lines": "<p>a</p>",
     "python code": "code",
     "a long review": "<strong>the change</strong>",
 }
@@ -124,7 +125,7 @@ def test_healthz_answers_while_a_page_of_hostile_messages_renders(tmp_path: Path
     """A real relay-web: the page's renders must leave the server free to answer other requests."""
     data_dir = tmp_path / "data"
     store = FileStore(data_dir)
-    store.append("hostile", "agent", hostile_message("unclosed fences with a language"))
+    store.append("hostile", "agent", hostile_message("unclosed ```x fences"))
     for i in range(6):  # the dearest shapes that are still rendered, each different so none is cached
         store.append("hostile", "agent", filled("😀*", head=f"{i} "))
         store.append("hostile", "agent", filled(unit=HOSTILE_SHAPES["a long review"][1], head=f"{i} "))
