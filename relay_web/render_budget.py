@@ -31,7 +31,7 @@ PRICES_US = {
     "lines": 22.0,  # a non-blank prose line: "# a" lines (each a heading block) are the dearest
     "delimiters": 8.0,  # * _ ` [ ] ! \ & < ~: each may start an inline construct ("_😀" repeated)
     "pipes": 10.0,  # | : a table cell, the dearest thing in a table ("|1|2|...|8|" rows)
-    "code_blocks": 35.0,  # a fenced block: highlighted, then set aside and put back into the page
+    "code_blocks": 40.0,  # a fenced block: highlighted, then set aside and put back into the page
     "highlighted": 3.0,  # a character of code coloured by Pygments (Python: 2.3)
     "plain_code": 0.1,  # a character of code past the highlighting budget: escaped only
 }
@@ -88,7 +88,10 @@ def measure(text: str) -> Work:
 
 
 def plain_text(text: str, why: str) -> str:
-    """The fallback page content: ``text`` escaped and preformatted, after a note saying why."""
+    """The fallback page content: ``text`` escaped and preformatted, after a note saying why.
+
+    Safe without the sanitiser: every character that could start a tag or an attribute is escaped.
+    """
     note = f"{PLAIN_TEXT_NOTE}: this message holds {why}."
-    # The newline after <pre> is dropped by HTML parsers (the sanitiser's included), not the text's own.
+    # A newline right after <pre> is dropped by HTML parsers: this one, not the text's own first line.
     return f"<p><em>{escape(note)}</em></p>\n<pre>\n{escape(text)}</pre>"

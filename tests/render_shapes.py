@@ -29,6 +29,7 @@ HOSTILE_SHAPES: dict[str, tuple[str, str]] = {
     "heading lines": ("", "# a\n"),
     "open brackets": ("", "["),
     "eight-column table": ("|a|a|a|a|a|a|a|a|\n|-|-|-|-|-|-|-|-|\n", "|1|2|3|4|5|6|7|8|\n"),
+    "ampersands": ("", "&"),  # shown as text, but the sanitiser took 0.47 s over its 262,144 "&amp;"
     "blank lines": ("a\n", "\n"),  # 0.9 s after the first bounds: found by the generated search
     "python code": ("```python\n", "def f(x):\n    return x + 1  # c <b>\n"),
     # Not hostile: what agents write (prose, a list, code spans, a link, a diff), for comparison.
