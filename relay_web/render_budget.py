@@ -29,7 +29,7 @@ from relay_web.fences import HIGHLIGHT_BUDGET_CHARS, split_fences
 PRICES_US = {
     "chars": 0.4,  # any character of prose: ordinary text costs about this and little else
     "lines": 22.0,  # a non-blank prose line: "# a" lines (each a heading block) are the dearest
-    "delimiters": 8.0,  # * _ ` [ ] ! \ & < ~: each may start an inline construct ("_😀" repeated)
+    "delimiters": 12.0,  # * _ ` [ ] ! \ & < ~: two make an element (~20 us: "word >_é>__😀" repeated)
     "pipes": 10.0,  # | : a table cell, the dearest thing in a table ("|1|2|...|8|" rows)
     "code_blocks": 40.0,  # a fenced block: highlighted, then set aside and put back into the page
     "highlighted": 3.0,  # a character of code coloured by Pygments (Python: 2.3)

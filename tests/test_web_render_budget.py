@@ -30,7 +30,7 @@ EXPECTED = {
     "``` then ~~~ and ```x lines": "code",
     "closed fences": "plain",
     "a 26,000-row table": "plain",
-    "emoji and emphasis": "<em>",
+    "emoji and emphasis": "plain",
     "short lines": "plain",
     "heading lines": "plain",
     "open brackets": "plain",
@@ -132,8 +132,7 @@ def test_healthz_answers_while_a_page_of_hostile_messages_renders(tmp_path: Path
     data_dir = tmp_path / "data"
     store = FileStore(data_dir)
     store.append("hostile", "agent", hostile_message("unclosed ```x fences"))
-    for i in range(6):  # the dearest shapes that are still rendered, each different so none is cached
-        store.append("hostile", "agent", filled("😀*", head=f"{i} "))
+    for i in range(12):  # the dearest shape that is still rendered, each different so none is cached
         store.append("hostile", "agent", filled(unit=HOSTILE_SHAPES["a long review"][1], head=f"{i} "))
     with running_relay_web(tmp_path / "home", data_dir) as (base, _):
         page: dict[str, int] = {}
