@@ -7,7 +7,12 @@ separately (relay_web/markdown_bounds.py) made no shape quadratic any more, but 
 table cells or emphasis still cost seconds, linearly. So before rendering, the message's structure is
 counted (one pass over its lines), each count is priced at what it costs on the development machine, and
 a message whose estimate is over RENDER_BUDGET_US is shown as its escaped text, with a note, instead.
-The estimate is deterministic: the same message always renders the same way, on any machine.
+The estimate is deterministic: the same message always renders the same way, on any machine. What is
+rendered holds the GIL only briefly at a time: fences are matched a line at a time (fences.py), inline
+patterns a piece of at most 2,000 characters at a time (markdown_bounds.py), Pygments a token at a time.
+
+The prices are upper bounds for the shapes measured; a shape nobody thought of may cost more than its
+estimate, which is what the benchmark's generated search is for (it found four, each fixed at its cause).
 
 Why not a worker process with a timeout: it would bound time on any input, but then whether a message is
 rendered would depend on the machine's load at that moment, every render would pay a round trip, and
