@@ -39,14 +39,22 @@ INLINE_CHUNK_CHARS = 2_000
 # are processed in one pass), so no block is long enough to hurt; a longer list or paragraph is shown
 # as several.
 BLOCK_MAX_LINES = 200
+# Python-Markdown takes each block off the front of a list (list.pop(0)), so its work grows with the
+# square of the number of blocks, and every blank line after another is a block of its own: 256 KB of
+# newlines took 0.9 s (found by the generated search of scripts/bench_render.py). Outside fenced code,
+# a run of blank lines means what two mean, so longer runs are cut to MAX_BLANK_RUN (an indented code
+# block keeps at most that many blank lines in a row).
+MAX_BLANK_RUN = 2
 _SEPARATOR_CELL = re.compile(r":?-+:?")
 # Each list or quote marker at the start of a line ("- - - - x", "> > > x") nests one level, and every
 # level re-scans the rest of the line: 128 KB of "- " took 18 s and deeper nesting overflowed the
 # stack. Markers past the first MAX_LINE_NESTING of a line are escaped, so they show as typed.
 MAX_LINE_NESTING = 16
-# One whitespace character after each marker, the rest before the next: a regex whose whitespace
-# runs could be split two ways backtracks quadratically on a long run of spaces.
-_NESTED_MARKERS = re.compile(rf"(?:[ \t]*(?:[*+-]|\d{{1,9}}[.)]|>)[ \t]){{{MAX_LINE_NESTING}}}")
+# One whitespace character after each list marker, the rest before the next: a regex whose whitespace
+# runs could be split two ways backtracks quadratically on a long run of spaces. A quote marker needs
+# no space after it (">>>" nests three quotes): 256 KB of ">" took 3.3 s, found by the generated search
+# of scripts/bench_render.py.
+_NESTED_MARKERS = re.compile(rf"(?:[ \t]*(?:(?:[*+-]|\d{{1,9}}[.)])[ \t]|>)){{{MAX_LINE_NESTING}}}")
 _NEXT_MARKER = re.compile(r"[ \t]*(?:([*+>-])|\d{1,9}([.)]))")
 
 
@@ -128,16 +136,20 @@ def _is_table_separator(line: str) -> bool:
 
 class _BoundedBlocks(Preprocessor):
     """Start a new block after every BLOCK_MAX_LINES lines of one (outside tables and code fences),
-    and limit how deep one line may nest lists and quotes."""
+    cut runs of blank lines to MAX_BLANK_RUN, and limit how deep one line may nest lists and quotes."""
 
     def run(self, lines: list[str]) -> list[str]:
         out: list[str] = []
-        size = 0
+        size = blanks = 0
         table = False
         for line in map(_limit_nesting, lines):
             if not line.strip():
                 size, table = 0, False
+                blanks += 1
+                if blanks > MAX_BLANK_RUN:
+                    continue
             else:
+                blanks = 0
                 size += 1
                 if size == 2 and "|" in line and _is_table_separator(line):
                     table = True

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import threading
 from collections import OrderedDict
-from html import escape
 from urllib.parse import urlsplit
 
 import markdown
@@ -22,7 +21,9 @@ from markdown.extensions.codehilite import CodeHiliteExtension
 from markdown.treeprocessors import Treeprocessor
 from pygments.token import STANDARD_TYPES
 
+from relay_web.fences import LinearFencedCode
 from relay_web.markdown_bounds import BoundedWork, LinkBudget
+from relay_web.render_budget import RENDER_BUDGET_US, measure, plain_text
 
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 _TAGS = {
@@ -82,7 +83,7 @@ class _ImagesAsLinksExtension(Extension):
 def _markdown(budget: LinkBudget) -> markdown.Markdown:
     md = markdown.Markdown(
         extensions=[
-            "fenced_code",
+            LinearFencedCode(css_class="highlight"),
             # guess_lang=False: an unknown or missing language is shown as plain text, never mis-coloured.
             CodeHiliteExtension(guess_lang=False, css_class="highlight"),
             "tables",
@@ -102,11 +103,14 @@ def _markdown(budget: LinkBudget) -> markdown.Markdown:
 class Renderer:
     """Thread-safe Markdown renderer with a bounded cache of recent results."""
 
-    def __init__(self, budget_bytes: int = CACHE_BUDGET_BYTES) -> None:
+    def __init__(
+        self, budget_bytes: int = CACHE_BUDGET_BYTES, render_budget_us: float = RENDER_BUDGET_US
+    ) -> None:
         self._local = threading.local()  # a Markdown instance is stateful: one per server thread
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._cached_bytes = 0
         self._budget = budget_bytes
+        self._render_budget_us = render_budget_us  # math.inf renders everything (the benchmark's baseline)
         self._lock = threading.Lock()
 
     def render(self, text: str) -> str:
@@ -121,18 +125,32 @@ class Renderer:
             self._local.links = LinkBudget()
             md = self._local.md = _markdown(self._local.links)
         self._local.links.reset()
-        try:
-            html = sanitize(md.reset().convert(text))
-        except RecursionError:
-            # Python-Markdown recurses once per nesting level: 4 KB of "  * " nests 1,000 lists and
-            # made the whole channel page fail. Such a message is shown as the text its author typed.
-            html = sanitize(f"<pre>{escape(text)}</pre>")
+        html = self._convert(md, text)
         self._remember(text, html)
         return html
 
+    def _convert(self, md: markdown.Markdown, text: str) -> str:
+        """Markdown's sanitised HTML for ``text``, or its escaped text with a note when too dear.
+
+        The plain-text form is not run through the sanitiser: it is escaped whole by ``html.escape``
+        (no tag can survive it), and nh3 took 0.47 s to parse the 262,144 "&amp;" of a message of "&".
+        """
+        too_dear = measure(text).over_budget(self._render_budget_us)
+        if too_dear is not None:
+            return plain_text(text, too_dear)
+        try:
+            return sanitize(md.reset().convert(text))
+        except RecursionError:
+            # Python-Markdown recurses once per nesting level: 4 KB of "  * " nests 1,000 lists and
+            # made the whole channel page fail. Such a message is shown as the text its author typed.
+            return plain_text(text, "lists or quotes nested too deep to render as Markdown")
+
     def _remember(self, text: str, html: str) -> None:
+        # Up to a quarter of the budget, so that every message of the largest size is kept, rendered or
+        # shown as text: 256 KB of "&&&&😀" holds 3.4 MB with its HTML (4 bytes a character, "&amp;"
+        # for each "&"). At an eighth, such messages were rendered again on every load of their page.
         size = _memory(text, html)
-        if size > self._budget // 8:
+        if size > self._budget // 4:
             return
         with self._lock:
             if text in self._cache:

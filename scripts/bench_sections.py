@@ -515,6 +515,16 @@ def section_web(root: Path, quick: bool, runs: int) -> dict[str, Any]:
     }
 
 
+# --- rendering one message ----------------------------------------------------------------------
+
+
+def section_render(root: Path, quick: bool, runs: int) -> dict[str, Any]:
+    """One message of the largest size, hostile or generated, through the viewer (bench_render.py)."""
+    import bench_render
+
+    return bench_render.run(quick, runs)
+
+
 # --- the report --------------------------------------------------------------------------------
 
 
@@ -623,10 +633,34 @@ def render_table(results: dict[str, Any]) -> str:
         ld = wb["load_50_clients"]
         row("API p99 vs p50 (ms), 50 clients polling + a writer", f"{ld['p99_ms']:.1f}",
             f"{ld['p50_ms']:.1f}", wb["load_p99_over_p50"], "<= 10")  # fmt: skip
+    if "render" in sections:
+        _render_rows(sections["render"], row)
+    if "postgres" in sections:
+        from bench_postgres import render_postgres
+
+        render_postgres(sections["postgres"], row)
     lines.append("-" * 100)
     summary = f"{len(misses)} of {checked} rows with a target missed it"
     lines.append(summary + (": " + "; ".join(misses) if misses else ""))
     return "\n".join(lines)
+
+
+def _render_rows(rd: dict[str, Any], row: Callable[[str, str, str, float | None, str], None]) -> None:
+    for name, r in rd["hostile"].items():
+        shown = "as text" if r["plain_text"] else "rendered"
+        row(f"render 256 KB (CPU ms): {name}", f"{r['ms']:.1f}", f"{r['baseline_ms']:.1f}", r["ratio"],
+            f"<= 500 ms ({shown})")  # fmt: skip
+    worst = rd["search"]["worst"]
+    row(f"render: slowest of {rd['search']['examples']} generated (CPU ms)", f"{worst['ms']:.1f}", "", None,
+        "<= 500 ms")  # fmt: skip
+    row("render: estimate vs measured, worst shape (ratio)", "", "", rd["worst_estimate_ratio"], "<= 1")
+
+
+def section_postgres(root: Path, quick: bool, runs: int) -> dict[str, Any]:
+    """The PostgreSQL store against bare psycopg on a private server (scripts/bench_postgres.py)."""
+    from bench_postgres import section_postgres as run
+
+    return run(root, quick, runs)
 
 
 ALL: dict[str, Callable[..., dict[str, Any]]] = {
@@ -636,4 +670,6 @@ ALL: dict[str, Callable[..., dict[str, Any]]] = {
     "stdio": section_stdio,
     "wait": section_wait,
     "web": section_web,
+    "render": section_render,
+    "postgres": section_postgres,
 }

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from relay_web.fences import HIGHLIGHT_BUDGET_CHARS
 from relay_web.markdown_bounds import (
     BLOCK_MAX_LINES,
     INLINE_CHUNK_CHARS,
@@ -131,12 +132,15 @@ def test_a_200_kb_message_renders_inert_and_complete(render: Renderer) -> None:
     assert html.count("<strong>word</strong>") == text.count("**word**")
 
 
-def test_a_200_kb_code_block_is_highlighted(render: Renderer) -> None:
-    text = "```python\n" + "x = 1  # <script>\n" * 11_200 + "```"
-    assert len(text) > 200_000
-    html = render.render(text)
+def test_code_is_coloured_up_to_the_highlighting_budget_then_shown_escaped(render: Renderer) -> None:
+    small = "```python\n" + "x = 1  # <script>\n" * 1000 + "```\n"
+    big = "```python\n" + "x = 1  # <script>\n" * 11_200 + "```"
+    assert len(small) < HIGHLIGHT_BUDGET_CHARS < len(small + big) and len(big) > 200_000
+    html = render.render(small + big)
     assert_inert(html)
-    assert html.count('<span class="c1"># &lt;script&gt;</span>') == 11_200
+    assert html.count('<div class="highlight">') == 2
+    assert html.count('<span class="c1"># &lt;script&gt;</span>') == 1000  # the first block, coloured
+    assert html.count("x = 1  # &lt;script&gt;") == 11_200  # the second, complete but not coloured
 
 
 # Shapes on which Python-Markdown's work grows with the square of the text (or worse), at the largest
@@ -193,6 +197,17 @@ def test_a_line_nests_lists_and_quotes_at_most_so_deep(render: Renderer) -> None
     html = render.render("- " * 40 + "leaf")
     assert html.count("<ul>") == MAX_LINE_NESTING and "- - - leaf" in html
     assert render.render("> " * 40 + "q").count("<blockquote>") <= MAX_LINE_NESTING + 1
+
+
+def test_quote_markers_without_spaces_nest_at_most_so_deep(render: Renderer) -> None:
+    html = render.render(">" * 5000 + "q")  # 298 quotes deep before, and 3.3 s at 256 KB
+    assert html.count("<blockquote>") == MAX_LINE_NESTING and html.count("&gt;") == 5000 - MAX_LINE_NESTING
+
+
+def test_runs_of_blank_lines_are_cut_to_two_outside_fenced_code(render: Renderer) -> None:
+    out = _BoundedBlocks(None).run(["a", *[""] * 10, "b", " ", "\t", "", "c"])  # type: ignore[arg-type]
+    assert out == ["a", "", "", "b", " ", "\t", "c"]
+    assert render.render("```\nx" + "\n" * 10 + "y\n```").count("\n") >= 10  # code keeps its lines
 
 
 def test_long_blocks_are_cut_but_tables_are_not() -> None:
