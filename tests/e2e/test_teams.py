@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -112,3 +113,75 @@ async def test_a_viewer_on_a_third_machine_shows_their_messages_live(tmp_path: P
                     await expect(page.locator("#m-2 .msg-body")).to_contain_text("verdict: approve")
             finally:
                 await browser.close()
+
+
+def test_the_cli_watch_and_check_work_on_postgresql_and_no_log_holds_the_password(
+    tmp_path: Path, pg_url: str
+) -> None:
+    import subprocess
+
+    from tests.e2e.conftest import relay_cli
+    from tests.pg_cluster import PASSWORD
+
+    env = child_env(tmp_path, CLAUDE_CODEX_STORE=pg_url, CLAUDE_CODEX_DATA_DIR=str(tmp_path / "local"))
+
+    def relay(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*relay_cli(), *args], env=env, capture_output=True, text=True, timeout=120)
+
+    assert relay("post", "proj-x", "packet one", "--sender", "claude").returncode == 0
+    seen = tmp_path / "batch.txt"
+    watch = subprocess.Popen(
+        [*relay_cli(), "watch", "proj-x", "--from", "codex", "--once", "--since", "0", "--exec",
+         f'printf "%s|%s" "$RELAY_IDS" "$RELAY_SENDER" > "{seen}"'],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert relay("post", "proj-x", "verdict", "--sender", "codex").returncode == 0
+        _, err = watch.communicate(timeout=120)
+    finally:
+        watch.kill()
+    assert watch.returncode == 0, err
+    assert seen.read_text() == "2|codex"
+    check = relay("check")
+    assert check.returncode == 0 and "0 problem(s)" in check.stdout, check.stdout + check.stderr
+    tail = relay("tail", "proj-x")
+    assert "packet one" in tail.stdout and "verdict" in tail.stdout
+    for log in (tmp_path / "local" / "log").glob("*"):
+        assert PASSWORD not in log.read_text(errors="replace") and "s3cret" not in log.read_text(
+            errors="replace"
+        )
+
+
+async def test_relay_stdio_starts_with_the_database_down_and_answers_once_it_is_back(
+    tmp_path: Path, pg_cluster: Any
+) -> None:
+    url = pg_cluster.url(pg_cluster.new_database())
+    pg_cluster.stop("fast")
+    try:
+        async with Client(machine(tmp_path, "early", url, "claude")) as agent:
+            names = {tool.name for tool in (await agent.list_tools()).tools}
+            assert {"post_message", "fetch_messages", "wait_for_messages"} <= names
+            failed = await agent.call_tool("post_message", {"target": "t", "text": "while down"})
+            assert failed.is_error
+            assert "store unavailable: cannot reach PostgreSQL" in failed.content[0].text
+            assert "s3cret" not in failed.content[0].text
+            pg_cluster.start()
+            with anyio.fail_after(60):
+                while True:  # the same process recovers by itself
+                    done = await agent.call_tool("post_message", {"target": "t", "text": "back"})
+                    if not done.is_error:
+                        break
+                    await anyio.sleep(0.2)
+            fetched = await agent.call_tool("fetch_messages", {"target": "t", "since_id": 0})
+            assert [m["text"] for m in fetched.structured_content["messages"]] == ["back"]
+    finally:
+        if not _running(pg_cluster):
+            pg_cluster.start()
+
+
+def _running(cluster: Any) -> bool:
+    import subprocess
+
+    done = subprocess.run([str(cluster.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(cluster.port)],
+                          capture_output=True)  # fmt: skip
+    return done.returncode == 0
