@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from relay_stdio.server import build_server
 from shared import __version__
 from shared.cli_options import store_options
 from shared.config import resolve_config
 from shared.errors import ConfigError, StoreError
+from shared.mcp.server import build_server
 from shared.relay import Relay
 from shared.startup import prepare_store
 

@@ -12,9 +12,9 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, InputRequiredResult, Resource, ToolAnnotations
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
-from relay_stdio.identity import identity_from_client
 from shared import __version__, offload, waiting, workflow
 from shared.errors import RelayError
+from shared.mcp.identity import identity_from_client
 from shared.models import API_LIMIT_MAX, FETCH_LIMIT_MAX, MAX_ID, TARGET_RULE, clamp_limit, validate_id
 from shared.relay import Relay
 from shared.transcript import conversation_markdown
