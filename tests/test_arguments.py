@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 from mcp import Client
 
 from relay_stdio.cli import main
+from relay_stdio.server import build_server
 from shared import waiting
 from shared.errors import InvalidInput
-from shared.mcp.server import build_server
 from shared.models import MAX_ID
 from shared.relay import Relay
 

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from mcp import Client
 
 from relay_stdio.cli import main
+from relay_stdio.server import build_server
 from shared import jsonl
 from shared.check import check_store
 from shared.errors import StoreError
-from shared.mcp.server import build_server
 from shared.relay import Relay
 from shared.store import FileStore
 from tests.reliability import count

@@ -13,7 +13,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from shared.mcp.server import build_server
+from relay_stdio.server import build_server
 from shared.notify import open_notifier
 from shared.relay import Relay
 from shared.store import FileStore

@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from mcp import Client
 
 from relay_stdio.cli import main
+from relay_stdio.server import build_server
 from relay_web import create_app
 from shared import jsonl
 from shared.config import resolve_config
-from shared.mcp.server import build_server
 from shared.relay import Relay
 from tests.reliability import count
 

@@ -6,7 +6,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from shared.mcp.server import build_server
+from relay_stdio.server import build_server
 from shared.relay import Relay
 from shared.workflow import PACKET_SECTIONS, REPLY_SECTIONS
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from shared.mcp.server import build_server
+from relay_stdio.server import build_server
 from shared.relay import Relay
 from shared.trust import SOURCE_TITLES, source_of, source_title, untrusted_framing
 from tests.e2e.conftest import relay_cli

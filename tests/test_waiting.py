@@ -13,9 +13,9 @@ import anyio
 import pytest
 from mcp import Client
 
+from relay_stdio.server import build_server
 from shared import waiting
 from shared.config import Config
-from shared.mcp.server import build_server
 from shared.relay import Relay
 
 pytestmark = pytest.mark.anyio
@@ -195,7 +195,7 @@ import anyio
 with contextlib.suppress(ImportError):  # the SDK logs a crash through rich when it is installed:
     import rich.traceback  # imported now, as importing it later would need a descriptor
 from mcp import Client
-from shared.mcp.server import build_server
+from relay_stdio.server import build_server
 from shared.config import resolve_config
 from shared.relay import Relay
 

@@ -8,21 +8,22 @@ from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.types import CallToolResult, InputRequiredResult, Resource, ToolAnnotations
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Resource, ToolAnnotations
+from pydantic import BeforeValidator, Field, Strict
 
-from shared import __version__, offload, waiting, workflow
+from shared import __version__, offload, waiting
 from shared.errors import RelayError
-from shared.mcp.identity import identity_from_client
-from shared.models import API_LIMIT_MAX, FETCH_LIMIT_MAX, MAX_ID, TARGET_RULE, clamp_limit, validate_id
+from shared.mcp.identity import IdentityResolver
+from shared.mcp.prompts import register_prompts
+from shared.mcp.resources import channel_resources, register_channel_resource
+from shared.mcp.results import ChannelsResult, FetchResult, MessageRecord, PostResult
+from shared.mcp.strict import StrictArgumentsServer
+from shared.models import FETCH_LIMIT_MAX, MAX_ID, TARGET_RULE, clamp_limit, validate_id
 from shared.relay import Relay
-from shared.transcript import conversation_markdown
 from shared.trust import untrusted_framing
 
 _Fn = TypeVar("_Fn", bound=Callable[..., Any])
-CHANNEL_URI = "relay://channel/{target}"
-RESOURCE_MESSAGES = 50
 
 INSTRUCTIONS = f"""\
 This server is a message relay shared by coding agents (Claude Code, Codex, ...) and the people who run
@@ -62,72 +63,6 @@ MessageId = Annotated[int, Field(ge=1, le=MAX_ID)]
 LimitRule = _shared_rule(lambda value: clamp_limit(value, FETCH_LIMIT_MAX))
 
 
-class MessageRecord(BaseModel):
-    """A stored message; unknown keys written by newer relays are kept."""
-
-    model_config = ConfigDict(extra="allow")
-    id: int = Field(description="Message id, 1, 2, 3... per channel")
-    ts: float = Field(description="Time posted, Unix epoch seconds")
-    target: str = Field(description="Channel")
-    sender: str = Field(description="Who posted it")
-    text: str = Field(description="Message body (Markdown)")
-
-
-class PostResult(BaseModel):
-    ok: bool
-    posted: int = Field(description="The new message's id")
-    message: MessageRecord
-
-
-class FetchResult(BaseModel):
-    messages: list[MessageRecord] = Field(description="Oldest first")
-    latest_id: int = Field(description="Id of the last message returned (pass it as since_id next time)")
-    has_more: bool = Field(description="True if more messages follow; fetch again with since_id=latest_id")
-    since_id: int = Field(description="The position this read started after")
-
-
-class ChannelDetail(BaseModel):
-    target: str
-    count: int
-    latest_id: int
-    last_ts: float | None
-    last_sender: str | None
-
-
-class ChannelsResult(BaseModel):
-    channels: list[str]
-    details: list[ChannelDetail]
-
-
-class _StrictArgumentsServer(MCPServer):
-    """An MCPServer that refuses arguments a tool does not have.
-
-    The SDK ignores unknown arguments, so a model that writes ``sinceId`` instead of ``since_id`` would
-    silently read from its saved position; an error naming the valid arguments lets it fix the call.
-    A tool without arguments ignores extras: nothing can be misspelt there, and some clients send a
-    placeholder argument to such tools.
-    """
-
-    _arguments: dict[str, list[str]] | None = None
-
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
-    ) -> CallToolResult | InputRequiredResult:
-        if self._arguments is None:  # tools are all registered before the first call; list them once
-            self._arguments = {
-                tool.name: sorted(tool.input_schema.get("properties", {})) for tool in await self.list_tools()
-            }
-        known = self._arguments.get(name, [])
-        if known:
-            unknown = sorted(set(arguments) - set(known))
-            if unknown:
-                raise ToolError(
-                    f"{name} has no argument {', '.join(map(repr, unknown))}; its arguments are "
-                    f"{', '.join(known)}. Remove or rename the argument and call again"
-                )
-        return await super().call_tool(name, arguments, context)
-
-
 @contextmanager
 def _as_tool_errors() -> Iterator[None]:
     """Turn the relay's own errors into tool errors whose text the model can act on."""
@@ -137,7 +72,7 @@ def _as_tool_errors() -> Iterator[None]:
         raise ToolError(str(exc)) from exc
 
 
-class RelayServer(_StrictArgumentsServer):
+class RelayServer(StrictArgumentsServer):
     """The relay's server: strict tool arguments, and a resource list that names every channel, so
     clients can offer them for @-mentions."""
 
@@ -148,29 +83,16 @@ class RelayServer(_StrictArgumentsServer):
         self.relay = relay
 
     async def list_resources(self) -> list[Resource]:
-        listed = await super().list_resources()
-        try:
-            names = self.relay.channels()["channels"]
-        except RelayError as exc:
-            raise ResourceError(str(exc)) from exc
-        return listed + [
-            Resource(
-                uri=CHANNEL_URI.format(target=name),
-                name=f"channel {name}",
-                title=f"Relay channel {name}",
-                description=f"The last {RESOURCE_MESSAGES} messages of relay channel {name}, as Markdown",
-                mime_type="text/markdown",
-            )
-            for name in names
-        ]
+        return await super().list_resources() + channel_resources(self.relay)
 
 
-def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
-    """Build the relay's MCP server.
+def build_server(relay: Relay, identity_resolver: IdentityResolver) -> MCPServer:
+    """Build the relay's MCP server, for any transport.
 
     Args:
         relay: the channels to serve.
-        identity: this process's sender name; when None it is derived per call from the client's name.
+        identity_resolver: who a call posts and reads as, from its context: the stdio server's
+            configured sender, an HTTP request's ``X-Relay-Sender``, else the client's name.
     """
     server = RelayServer(relay)
 
@@ -180,14 +102,7 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
             description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations
         )(fn)
 
-    def prompt(title: str) -> Callable[[_Fn], _Fn]:
-        return lambda fn: server.prompt(title=title, description=inspect.cleandoc(fn.__doc__ or ""))(fn)
-
-    def who(ctx: Context) -> str:
-        if identity:
-            return identity
-        params = ctx.session.client_params
-        return identity_from_client(params.client_info.name if params else None)
+    who = identity_resolver
 
     @tool(ToolAnnotations(destructive_hint=False, idempotent_hint=False, open_world_hint=False))
     async def post_message(
@@ -304,34 +219,6 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
         with _as_tool_errors():
             return ChannelsResult(**relay.channels())
 
-    @server.resource(
-        CHANNEL_URI,
-        name="channel",
-        title="Relay channel",
-        description=f"The last {RESOURCE_MESSAGES} messages of a relay channel as Markdown",
-        mime_type="text/markdown",
-    )
-    def channel(target: str) -> str:
-        try:
-            messages = relay.recent(target, RESOURCE_MESSAGES, API_LIMIT_MAX)
-        except RelayError as exc:
-            raise ResourceError(str(exc)) from exc
-        return conversation_markdown(target.strip().lower(), messages)
-
-    @prompt("Post a review packet")
-    def review_packet(
-        target: Annotated[str, Field(description="Channel to post the packet to")] = "proj-x",
-        focus: Annotated[str, Field(description="What the reviewer should look at hardest")] = "",
-    ) -> str:
-        """Write a review packet (summary, tests, focus questions, a diff block) and post it to a channel."""
-        return workflow.review_packet_prompt(target, focus)
-
-    @prompt("Review a packet and post the verdict")
-    def review_reply(
-        target: Annotated[str, Field(description="Channel the packet is in")] = "proj-x",
-        packet_id: Annotated[str, Field(description="Id of the packet to review; default: the latest")] = "",
-    ) -> str:
-        """Review a packet from a channel and post a verdict with major/minor issues and tests to add."""
-        return workflow.review_reply_prompt(target, packet_id)
-
+    register_channel_resource(server, relay)
+    register_prompts(server)
     return server
