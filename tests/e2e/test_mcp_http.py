@@ -396,6 +396,12 @@ class WaitingSession(threading.Thread):
         status, _, _ = self.raw.post({"jsonrpc": "2.0", "method": "notifications/initialized"}, **session)
         assert status == 202
         conn = self.raw.connect()
+        try:
+            return self.read_result(conn, session)
+        finally:
+            conn.close()
+
+    def read_result(self, conn: http.client.HTTPConnection, session: dict[str, str]) -> dict[str, Any]:
         message = {
             "jsonrpc": "2.0",
             "id": 2,
@@ -422,7 +428,6 @@ class WaitingSession(threading.Thread):
             if event.get("method") == "notifications/progress":
                 self.waiting.set()
             elif event.get("id") == 2:
-                conn.close()
                 result: dict[str, Any] = event["result"]
                 return result
         raise AssertionError("the stream ended without the result")
