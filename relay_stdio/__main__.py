@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from relay_stdio.server import run_stdio
+from relay_stdio.server import build_server
 from shared import __version__
 from shared.cli_options import store_options
 from shared.config import resolve_config
@@ -45,7 +45,7 @@ def main(config_path: Path | None, data_dir: Path | None, sender: str | None) ->
     log.info(
         "relay-stdio %s serving %s as %s", __version__, config.data_dir, config.sender or "(client name)"
     )
-    run_stdio(relay, identity=config.sender)
+    build_server(relay, identity=config.sender).run("stdio")
 
 
 if __name__ == "__main__":

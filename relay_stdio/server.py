@@ -19,7 +19,3 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
     """
     return mcp_server.build_server(relay, fixed_or_client(identity))
 
-
-def run_stdio(relay: Relay, identity: str | None = None) -> None:
-    """Speak MCP on stdin/stdout until stdin closes (stdout is the wire: nothing else writes there)."""
-    build_server(relay, identity).run("stdio")
