@@ -18,4 +18,3 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
         identity: this process's sender name; when None it is derived per call from the client's name.
     """
     return mcp_server.build_server(relay, fixed_or_client(identity))
-
