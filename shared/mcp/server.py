@@ -12,7 +12,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import Resource, ToolAnnotations
 from pydantic import BeforeValidator, Field, Strict
 
-from shared import __version__, offload, waiting
+from shared import __version__, waiting
 from shared.errors import RelayError
 from shared.mcp.identity import IdentityResolver
 from shared.mcp.prompts import register_prompts
@@ -21,6 +21,7 @@ from shared.mcp.results import ChannelsResult, FetchResult, MessageRecord, PostR
 from shared.mcp.strict import StrictArgumentsServer
 from shared.models import FETCH_LIMIT_MAX, MAX_ID, TARGET_RULE, clamp_limit, validate_id
 from shared.relay import Relay
+from shared.storage import offload
 from shared.trust import untrusted_framing
 
 _Fn = TypeVar("_Fn", bound=Callable[..., Any])
@@ -129,7 +130,7 @@ def build_server(relay: Relay, identity_resolver: IdentityResolver) -> MCPServer
         with _as_tool_errors():
             record = await offload.run(
                 lambda: relay.post(target, text, author, source="mcp", reply_to=reply_to),
-                in_place=not relay.config.fsync,  # a disk flush is slow work: on a thread
+                in_place=relay.post_in_place,  # a disk flush or a database round trip: on a thread
             )
         return PostResult(ok=True, posted=record["id"], message=MessageRecord(**record))
 
