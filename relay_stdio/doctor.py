@@ -30,12 +30,12 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import Implementation
 
-from relay_stdio.identity import identity_from_client
 from shared import clientconfig
 from shared.clientconfig import Registration
 from shared.clientsetup import SCOPES, claude_settings_path, codex_config_path
 from shared.config import Config
 from shared.errors import ConfigError
+from shared.mcp.identity import identity_from_client
 from shared.storage import is_database_url, open_store
 
 # codex-rs rmcp-client: the variables every stdio MCP server gets from Codex on Unix.

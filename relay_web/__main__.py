@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from waitress.server import create_server
 
+from relay_web import mcp
 from relay_web.app import body_limit, create_app
 from relay_web.hosts import is_loopback_bind
 from relay_web.serving import raise_open_file_limit, server_options
@@ -20,8 +21,9 @@ from shared.startup import prepare_store
 
 log = logging.getLogger("relay.web")
 
-# Every request is short (live updates are short polls, not held connections), so a small pool
-# serves many open pages; see docs/architecture.md.
+# Every request of the viewer is short (live updates are short polls, not held connections), so a
+# small pool serves many open pages; MCP requests at /mcp, which may stream for minutes, get threads of
+# their own on top (mcp.STREAMS_MAX). See docs/architecture.md.
 THREADS = 8
 
 
@@ -99,7 +101,7 @@ def main(
             app,
             host=config.host,
             port=config.port,
-            threads=THREADS,
+            threads=THREADS + mcp.STREAMS_MAX,
             max_request_body_size=body_limit(config.max_message_bytes),
             ident="relay-web",
             **options,
@@ -110,6 +112,7 @@ def main(
             "(is another relay-web running? choose another --port)"
         ) from None
     click.echo(registration_help(config))
+    click.echo(mcp.registration_help(_url(config.host, config.port), bool(config.auth_token)))
     click.echo(f"Store: {app.extensions['relay_web'].relay.store.description}")
     click.echo(f"relay-web {__version__} serving on {_url(config.host, config.port)}  (Ctrl+C stops it)")
     log.info(
@@ -127,6 +130,7 @@ def main(
         pass
     finally:
         server.close()
+        mcp.endpoint_of(app).close()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 
-from relay_web import api, auth, meta, pages, security
+from relay_web import api, auth, mcp, meta, pages, security
 from relay_web.errors import register_error_handlers
 from relay_web.hosts import HostRules
 from relay_web.render import Renderer
@@ -106,6 +106,7 @@ def create_app(
     )
     for blueprint in (security.bp, api.bp, pages.bp, meta.bp, auth.bp):
         app.register_blueprint(blueprint)
+    mcp.register(app, app.extensions[EXTENSION].relay)
     register_error_handlers(app)
     app.jinja_env.globals.update(
         version=__version__, csrf_token=security.csrf_token, data_dir=str(config.data_dir)

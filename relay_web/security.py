@@ -47,7 +47,7 @@ SECURITY_HEADERS = {
 
 def wants_json() -> bool:
     """Whether errors for this request are JSON (API and page data) rather than an HTML page."""
-    return request.path.startswith(JSON_PREFIXES) or request.path in ("/openapi.json", "/healthz")
+    return request.path.startswith(JSON_PREFIXES) or request.path in ("/openapi.json", "/healthz", "/mcp")
 
 
 def _digest(key: str | bytes, purpose: str) -> str:

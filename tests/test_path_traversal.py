@@ -22,11 +22,11 @@ from click.testing import CliRunner
 from mcp import Client, StdioServerParameters
 
 from relay_stdio.cli import main
-from relay_stdio.identity import identity_from_client
 from relay_stdio.server import build_server
 from shared.config import resolve_config
 from shared.errors import ConfigError, RelayError
 from shared.fsutil import identity_filename
+from shared.mcp.identity import identity_from_client
 from shared.relay import Relay
 from tests.e2e.conftest import child_env, relay_stdio_command
 from tests.reliability import count

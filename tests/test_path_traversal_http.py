@@ -40,6 +40,7 @@ ROUTES = {
     "/openapi.json",
     "/login",
     "/static/<path:filename>",
+    "/mcp",  # names reach it only as tool arguments and the sender label: tests/test_web_mcp.py
 }
 
 

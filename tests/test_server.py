@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from relay_stdio.identity import identity_from_client
 from relay_stdio.server import build_server
+from shared.mcp.identity import identity_from_client
 from shared.relay import Relay
 
 pytestmark = pytest.mark.anyio

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+from mcp.server.mcpserver import Context
 
 DEFAULT_IDENTITY = "agent"
 # Names that MCP clients report in ``initialize`` -> the identity agents instructions use for them.
@@ -32,3 +35,20 @@ def identity_from_client(client_name: str | None) -> str:
             cleaned = cleaned[: -len(suffix)]
             break
     return cleaned[:64] or DEFAULT_IDENTITY
+
+
+IdentityResolver = Callable[[Context], str]
+"""Who a tool call posts and reads as, given its MCP context."""
+
+
+def client_identity(ctx: Context) -> str:
+    """The identity derived from the name the client gave in ``initialize`` (``claude-code`` -> claude)."""
+    params = ctx.session.client_params
+    return identity_from_client(params.client_info.name if params else None)
+
+
+def fixed_or_client(identity: str | None) -> IdentityResolver:
+    """``identity`` for every call when it is set (``--sender``, config ``sender``), else the client's."""
+    if identity:
+        return lambda ctx: identity
+    return client_identity
