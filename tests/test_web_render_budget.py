@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from relay_web.fences import split_fences
 from relay_web.render import Renderer
 from relay_web.render_budget import PLAIN_TEXT_NOTE, measure
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 from tests.e2e.web_server import running_relay_web
 from tests.reliability import count
 from tests.render_shapes import HOSTILE_SHAPES, filled, generated_shapes, hostile_message
