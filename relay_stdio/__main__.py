@@ -6,13 +6,16 @@ import logging
 import sys
 from pathlib import Path
 
+import anyio
 import click
 
+from relay_stdio.push import ChannelPush, serve_stdio
 from relay_stdio.server import build_server
 from shared import __version__
 from shared.cli_options import store_options
 from shared.config import resolve_config
-from shared.errors import ConfigError, StoreError
+from shared.errors import ConfigError, InvalidInput, StoreError
+from shared.models import normalize_target
 from shared.relay import Relay
 from shared.startup import prepare_store
 
@@ -26,17 +29,36 @@ log = logging.getLogger("relay.stdio")
     metavar="NAME",
     help="This agent's identity for posts and read positions (default: from the client's name).",
 )
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="NAME",
+    help="Push new messages of channel NAME from the start (repeatable; adds to config 'subscribe').",
+)
+@click.option(
+    "--push",
+    is_flag=True,
+    help="Send Claude Code channel notifications to any client, not only to Claude Code.",
+)
 @click.version_option(__version__, prog_name="relay-stdio")
-def main(config_path: Path | None, data_dir: Path | None, sender: str | None) -> None:
+def main(
+    config_path: Path | None,
+    data_dir: Path | None,
+    sender: str | None,
+    channels: tuple[str, ...],
+    push: bool,
+) -> None:
     """Run the relay's MCP server over stdio (launched by an MCP client, not by hand).
 
     Register it with Claude Code: claude mcp add relay -- relay-stdio
     """
     try:
         config = resolve_config({"config": config_path, "data_dir": data_dir, "sender": sender})
+        subscribe = tuple(dict.fromkeys((*config.subscribe, *(normalize_target(c) for c in channels))))
         relay = Relay(config)
         prepare_store(relay)
-    except (ConfigError, StoreError) as exc:
+    except (ConfigError, StoreError, InvalidInput) as exc:
         # stdout is the MCP wire: errors go to stderr, where clients show them in their server logs.
         click.echo(f"relay-stdio: {exc}", err=True)
         sys.exit(2)
@@ -45,7 +67,8 @@ def main(config_path: Path | None, data_dir: Path | None, sender: str | None) ->
     log.info(
         "relay-stdio %s serving %s as %s", __version__, config.data_dir, config.sender or "(client name)"
     )
-    build_server(relay, identity=config.sender).run("stdio")
+    server = build_server(relay, identity=config.sender)
+    anyio.run(serve_stdio, server, ChannelPush(relay, config.sender, subscribe, push))
 
 
 if __name__ == "__main__":
