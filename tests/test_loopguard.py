@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from shared.config import resolve_config
+from shared.hooks import HookOptions, stop_answer
 from shared.loopguard import LoopGuard, agent_run, is_person
 from shared.relay import Relay
 
@@ -60,3 +64,19 @@ def test_the_run_is_counted_across_pages_and_stops_at_enough(relay: Relay) -> No
     assert agent_run(relay.store, "proj-x", 41, 100) == 40
     assert agent_run(relay.store, "proj-x", 41, 12) == 12
     assert agent_run(relay.store, "proj-x", 1, 12) == 0
+
+
+def test_the_stop_hook_does_not_continue_a_session_on_a_paused_channel(data_dir: Path) -> None:
+    relay = Relay(resolve_config({"data_dir": str(data_dir), "loop_guard": 3}, env={}))
+    options = HookOptions(target="proj-x", identity="claude", from_sender="codex")
+    for _ in range(3):
+        post(relay, "codex")
+    held = stop_answer(relay, {"session_id": "s1", "hook_event_name": "Stop"}, options)
+    assert held is not None and "decision" not in held
+    assert "relay loop guard: 3 messages in a row" in held["systemMessage"]
+    assert relay.cursors.get("claude", "proj-x") == 0  # nothing was handed over: still unread
+    post(relay, "dana", source="web-ui")
+    post(relay, "codex")
+    resumed = stop_answer(relay, {"session_id": "s1", "hook_event_name": "Stop"}, options)
+    assert resumed is not None and resumed["decision"] == "block"
+    assert "from codex" in resumed["reason"] or "codex" in resumed["reason"]
