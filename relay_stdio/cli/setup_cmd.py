@@ -53,6 +53,12 @@ def setup() -> None:
     default=Path("."),
     help="The project whose settings the local and project scopes change (default: here).",
 )
+@click.option(
+    "--channels",
+    is_flag=True,
+    help="Push new messages into the session (Claude Code channels): subscribe the server to --target and "
+    "print the command that starts Claude Code with the channel.",
+)
 @click.option("--apply", is_flag=True, help="Run claude mcp add and merge the hooks (with a backup).")
 @pass_state
 def claude(
@@ -64,11 +70,12 @@ def claude(
     wait_s: int,
     no_hooks: bool,
     project_dir: Path,
+    channels: bool,
     apply: bool,
 ) -> None:
     """Claude Code: the claude mcp add command and the hooks for settings.json."""
     inst = cs.Installation.find(state.config)
-    add = cs.claude_add_command(inst, identity, scope)
+    add = cs.claude_add_command(inst, identity, scope, (target,) if channels else ())
     settings_path = cs.claude_settings_path(scope, Path.home(), project_dir.absolute())
     hooks = cs.claude_hooks(inst, target, identity, peer, wait_s)
     if not apply:
@@ -79,14 +86,28 @@ def claude(
             click.echo(f'# 2. Merge into "hooks" in {settings_path} (or run this again with --apply):')
             click.echo(json.dumps({"hooks": hooks}, indent=2))
         click.echo(f"\n# Store shared with Codex: {inst.data_dir}  (check each side with: relay config)")
-        return
-    with user_errors():
-        _claude_mcp_add(add, scope)
-        if not no_hooks:
-            current = cs.read_json_settings(settings_path)
-            merged = cs.merge_claude_hooks(current, hooks, settings_path)
-            backup = cs.write_with_backup(settings_path, json.dumps(merged, indent=2) + "\n")
-            click.echo(f"hooks written to {settings_path}" + (f" (backup: {backup})" if backup else ""))
+    else:
+        with user_errors():
+            _claude_mcp_add(add, scope)
+            if not no_hooks:
+                current = cs.read_json_settings(settings_path)
+                merged = cs.merge_claude_hooks(current, hooks, settings_path)
+                backup = cs.write_with_backup(settings_path, json.dumps(merged, indent=2) + "\n")
+                click.echo(f"hooks written to {settings_path}" + (f" (backup: {backup})" if backup else ""))
+    if channels:
+        _print_channel_launch()
+
+
+def _print_channel_launch() -> None:
+    launch = shlex.join(cs.claude_channel_launch())
+    click.echo(
+        "\n# Start Claude Code with the relay's channel (new messages arrive in the session by themselves;"
+        "\n# accept the one-time warning about development channels):"
+        f"\n{launch}"
+        "\n# To make it stick, add an alias to your shell's startup file, e.g.:"
+        f"\nalias claude-relay='{launch}'"
+        "\n# Channels are a Claude Code research preview (2.1.80+); docs/claude.md says what they need."
+    )
 
 
 def _claude_mcp_add(add: list[str], scope: str) -> None:
