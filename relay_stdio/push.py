@@ -38,6 +38,7 @@ CAPABILITY = "claude/channel"
 METHOD = "notifications/claude/channel"
 CLAUDE_CODE_CLIENTS = ("claude-code",)
 READ_TOOLS = ("fetch_messages", "wait_for_messages")
+HELD_TOOLS = (*READ_TOOLS, "post_message")  # pushes for the target wait until these have answered
 
 CHANNEL_INSTRUCTIONS = """
 Channels: new relay messages from others on the channels this session uses (the ones you posted to,
@@ -130,18 +131,19 @@ class ChannelPush:
         if not isinstance(target, str):
             return await call_next(ctx)
         await offload.run(lambda: pusher.subscribe(target))
-        if params.get("name") not in READ_TOOLS:
+        if params.get("name") not in HELD_TOOLS:
             return await call_next(ctx)
         pusher.begin_read(target)
-        latest = None
+        structured: Any = None
         try:
             result = await call_next(ctx)
             structured = result.get("structuredContent") if isinstance(result, dict) else None
-            if isinstance(structured, dict) and isinstance(structured.get("latest_id"), int):
-                latest = structured["latest_id"]
             return result
         finally:
-            pusher.end_read(target, latest)
+            found = structured if isinstance(structured, dict) else {}
+            latest, posted = found.get("latest_id"), found.get("posted")
+            latest = latest if isinstance(latest, int) else None
+            pusher.end_read(target, latest, posted if isinstance(posted, int) else None)
 
 
 async def serve_stdio(server: Any, push: ChannelPush) -> None:

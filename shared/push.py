@@ -10,8 +10,8 @@ The rules (the contract's "Push" section; docs/claude.md explains them to users)
 * Subscribed channels: those named at start (``--channel``, config ``subscribe``) plus every channel the
   session posts to, fetches or waits on. A channel is followed from its newest message at the moment of
   subscribing: what was posted before is the backlog fetch_messages returns, never a burst of pushes.
-* Never the agent's own posts (same rule as wait_for_messages), and never a message the session has
-  already been given by a tool result (``seen``).
+* Never the agent's own posts (same rule as wait_for_messages, plus whatever the session posted under
+  another ``sender``), and never a message the session has already been given by a tool result.
 * A pushed message counts as read: the identity's saved read position moves past it, so a later
   fetch_messages without since_id does not return it again. A message the loop guard held back is not
   pushed and keeps the position where it is, so the agent still finds it unread.
@@ -78,6 +78,7 @@ class Pusher:
     initial: Iterable[str] = ()
     _followed: set[str] = field(default_factory=set, init=False)
     _seen: dict[str, int] = field(default_factory=dict, init=False)
+    _posted: set[tuple[str, int]] = field(default_factory=set, init=False)
     _reads: dict[str, int] = field(default_factory=dict, init=False)
     _read_done: dict[str, anyio.Event] = field(default_factory=dict, init=False)
     _held: dict[str, int] = field(default_factory=dict, init=False)
@@ -122,13 +123,16 @@ class Pusher:
             self._reads[name] = self._reads.get(name, 0) + 1
             self._read_done.setdefault(name, anyio.Event())
 
-    def end_read(self, target: str, latest_id: int | None) -> None:
-        """The read tool answered, with messages up to ``latest_id`` (None: it failed): do not push those."""
+    def end_read(self, target: str, latest_id: int | None, posted: int | None = None) -> None:
+        """The tool answered: a read with messages up to ``latest_id``, a post with id ``posted`` (None:
+        neither, or it failed). Neither is pushed: the session has them, or wrote it (under any sender)."""
         name = _name(target)
         if name is None or name not in self._reads:
             return
         if latest_id is not None:
             self._seen[name] = max(self._seen.get(name, 0), latest_id)
+        if posted is not None:
+            self._posted.add((name, posted))
         self._reads[name] -= 1
         if self._reads[name] <= 0:
             del self._reads[name]
@@ -160,7 +164,7 @@ class Pusher:
         """Deliver one message, unless the session has it already or the loop guard holds it."""
         while target in self._read_done:
             await self._read_done[target].wait()
-        if record["id"] <= self._seen.get(target, 0):
+        if record["id"] <= self._seen.get(target, 0) or (target, record["id"]) in self._posted:
             return
         allowed = await offload.run(lambda: self.guard.allows(self.relay.store, target, record))
         if not allowed:

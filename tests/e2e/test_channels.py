@@ -97,10 +97,13 @@ def test_own_posts_and_unused_channels_are_never_pushed_and_used_channels_are(
 ) -> None:
     claude = start(clients, tmp_path, store_dir, "claude-code")
     assert claude.call("post_message", target="proj-x", text="my packet")["isError"] is False
+    relayed = claude.call("post_message", target="proj-x", text="relayed for dana", sender="dana")
+    assert relayed["isError"] is False  # this session wrote it, whatever the sender label says
     outside.post("proj-x", "also me, from another of my processes", "Claude", source="api")
     outside.post("elsewhere", "a channel this session never used", "codex", source="api")
     assert claude.call("fetch_messages", target="review", since_id=0)["isError"] is False
     verdict = outside.post("proj-x", "verdict: approve", "codex", source="api", reply_to=1)
+    assert verdict["id"] == 4
     note = outside.post("review", "a note on the review channel", "dana", source="web-ui")
 
     first, second = claude.next_push(), claude.next_push()
