@@ -7,13 +7,16 @@ import logging
 import sys
 from pathlib import Path
 
+import anyio
 import click
 
+from relay_stdio.push import ChannelPush, serve_stdio
 from relay_stdio.server import build_server
 from shared import __version__
 from shared.cli_options import store_options
 from shared.config import Config, resolve_config
-from shared.errors import ConfigError, StoreError
+from shared.errors import ConfigError, InvalidInput, StoreError
+from shared.models import normalize_target
 from shared.relay import Relay
 from shared.startup import describe_store, prepare_store
 
@@ -32,9 +35,27 @@ log = logging.getLogger("relay.stdio")
     is_flag=True,
     help="Print the store and identity this command line resolves to, as JSON, and exit (no MCP).",
 )
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="NAME",
+    help="Push new messages of channel NAME from the start (repeatable; adds to config 'subscribe').",
+)
+@click.option(
+    "--push",
+    is_flag=True,
+    help="Send Claude Code channel notifications to any client, not only to Claude Code.",
+)
 @click.version_option(__version__, prog_name="relay-stdio")
 def main(
-    config_path: Path | None, data_dir: Path | None, store: str | None, sender: str | None, print_config: bool
+    config_path: Path | None,
+    data_dir: Path | None,
+    store: str | None,
+    sender: str | None,
+    print_config: bool,
+    channels: tuple[str, ...],
+    push: bool,
 ) -> None:
     """Run the relay's MCP server over stdio (launched by an MCP client, not by hand).
 
@@ -46,9 +67,10 @@ def main(
         if print_config:  # like --version: the process speaks no MCP, so stdout is free for the answer
             click.echo(json.dumps(resolved_store(config)))
             return
+        subscribe = tuple(dict.fromkeys((*config.subscribe, *(normalize_target(c) for c in channels))))
         relay = Relay(config)
         prepare_store(relay)
-    except (ConfigError, StoreError) as exc:
+    except (ConfigError, StoreError, InvalidInput) as exc:
         # stdout is the MCP wire: errors go to stderr, where clients show them in their server logs.
         click.echo(f"relay-stdio: {exc}", err=True)
         sys.exit(2)
@@ -60,7 +82,8 @@ def main(
         relay.store.description,
         config.sender or "(client name)",
     )
-    build_server(relay, identity=config.sender).run("stdio")
+    server = build_server(relay, identity=config.sender)
+    anyio.run(serve_stdio, server, ChannelPush(relay, config.sender, subscribe, push))
 
 
 def resolved_store(config: Config) -> dict[str, str | None]:

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from relay_web.api import int_arg
 from relay_web.state import web
 from shared.errors import InvalidInput
+from shared.loopguard import LoopGuard
 from shared.models import Message, normalize_target
 from shared.records import calendar_time, display_sender, reply_id
 from shared.trust import source_of, source_title
@@ -84,8 +85,15 @@ def channel(target: str) -> str | BaseResponse:
         messages=[message_view(m) for m in found],
         has_older=has_older,
         latest_id=found[-1]["id"] if found else 0,
+        loop_guard=_loop_guard(name),
         **_page_context(),
     )
+
+
+def _loop_guard(name: str) -> dict[str, int | bool]:
+    """The channel's loop-guard status for the "paused" banner (shared/loopguard.py)."""
+    relay = web().relay
+    return LoopGuard(relay.config.loop_guard).status(relay.store, name)
 
 
 @bp.get("/ui/channels/<target>/updates")
@@ -95,7 +103,12 @@ def updates(target: str) -> dict[str, Any]:
     since_id = int_arg("since_id", "a message id (a whole number >= 0)") or 0
     found, has_more = web().relay.after(name, since_id, UPDATE_BATCH, UPDATE_BATCH)
     latest = found[-1]["id"] if found else since_id
-    return {"messages": _rendered(found), "latest_id": latest, "has_more": has_more}
+    return {
+        "messages": _rendered(found),
+        "latest_id": latest,
+        "has_more": has_more,
+        "loop_guard": _loop_guard(name),
+    }
 
 
 @bp.get("/ui/channels/<target>/older")

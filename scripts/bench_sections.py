@@ -428,6 +428,45 @@ def section_wait(root: Path, quick: bool, runs: int) -> dict[str, Any]:
     return anyio.run(bench_wait.run, 100 if quick else 500, 2.0 if quick else 10.0, root)
 
 
+def section_push(root: Path, quick: bool, runs: int) -> dict[str, Any]:
+    """A post in this process to the ``notifications/claude/channel`` a real relay-stdio sends for it.
+
+    The client is raw JSON-RPC lines introducing itself as Claude Code; the loop guard is off so every
+    one of the posts (all from one agent) is pushed. Both ends of each interval are timed here.
+    """
+    count = 50 if quick else 200
+    data_dir = root / "data"
+    env = {**os.environ, "CLAUDE_CODEX_DATA_DIR": str(data_dir), "CLAUDE_CODEX_LOOP_GUARD": "0"}
+    command = [str(Path(sys.executable).with_name("relay-stdio")), "--sender", "claude", "--channel", CHANNEL]
+    peer = StdioPeer(command, env)
+    peer.request(
+        "initialize",
+        {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "claude-code", "version": "1"},
+        },
+    )
+    peer.notify("notifications/initialized")
+    peer.request("tools/list", {})  # the server has handled initialized (and subscribed) by now
+    relay = Relay(resolve_config({"data_dir": str(data_dir), "loop_guard": 0}, env={}))
+    latencies = []
+    assert peer.proc.stdout is not None
+    for n in range(count):
+        started = time.perf_counter()
+        relay.post(CHANNEL, f"push {n}", "codex", source="api")
+        while json.loads(peer.proc.stdout.readline()).get("method") != "notifications/claude/channel":
+            pass
+        latencies.append((time.perf_counter() - started) * 1000)
+    peer.close()
+    return {
+        "messages": count,
+        "median_ms": statistics.median(latencies),
+        "p99_ms": pct(latencies, 0.99),
+        "max_ms": max(latencies),
+    }
+
+
 # --- the viewer ------------------------------------------------------------------------------------
 
 
@@ -623,6 +662,11 @@ def render_table(results: dict[str, Any]) -> str:
         row("wait_for_messages delivery, p99 ms", f"{wt['p99_ms']:.1f}", "", None, "< 100 ms")
         if "idle_cpu_percent" in wt:
             row("idle waiter CPU (% of a core)", f"{wt['idle_cpu_percent']:.2f}", "", None, "")
+    if "push" in sections:
+        pu = sections["push"]
+        row(f"channel push delivery, median ms ({pu['messages']} posts)", f"{pu['median_ms']:.1f}", "",
+            None, "< 20 ms")  # fmt: skip
+        row("channel push delivery, p99 ms", f"{pu['p99_ms']:.1f}", "", None, "< 100 ms")
     if "web" in sections:
         wb = sections["web"]
         big = wb["largest"]
@@ -669,6 +713,7 @@ ALL: dict[str, Callable[..., dict[str, Any]]] = {
     "reads": section_reads,
     "stdio": section_stdio,
     "wait": section_wait,
+    "push": section_push,
     "web": section_web,
     "render": section_render,
     "postgres": section_postgres,

@@ -86,9 +86,23 @@ class Installation:
 
 # --- Claude Code ---------------------------------------------------------------------------------
 
+CHANNEL_FLAG = "--dangerously-load-development-channels"
 
-def claude_add_command(inst: Installation, identity: str, scope: str) -> list[str]:
-    """``claude mcp add`` for this installation."""
+
+def claude_channel_launch(server_name: str = SERVER_NAME) -> list[str]:
+    """The command that starts Claude Code with the relay's channel (a research preview, Claude Code 2.1.80+).
+
+    Channels from a server that is not in an allowlisted plugin load only with this development flag;
+    Claude Code asks once, in a dialog, to accept it.
+    """
+    return ["claude", CHANNEL_FLAG, f"server:{server_name}"]
+
+
+def claude_add_command(
+    inst: Installation, identity: str, scope: str, channels: tuple[str, ...] = ()
+) -> list[str]:
+    """``claude mcp add`` for this installation; ``channels`` are pushed from the session's start."""
+    subscribe = [arg for name in channels for arg in ("--channel", name)]
     return [
         "claude",
         "mcp",
@@ -100,6 +114,7 @@ def claude_add_command(inst: Installation, identity: str, scope: str) -> list[st
         SERVER_NAME,
         "--",
         *inst.server_argv(identity),
+        *subscribe,
     ]
 
 

@@ -180,6 +180,9 @@ KEYS: dict[str, tuple[Callable[[Any, bool], Any], Any]] = {
     "auth_token": (_parse_optional_str, None),
     "fsync": (_parse_bool, False),
     "lock_timeout_s": (_parse_positive_float, 10.0),
+    # Push (docs/automation.md): channels every session is subscribed to, and the loop guard's limit.
+    "subscribe": (_parse_channels, []),
+    "loop_guard": (_parse_int(0, 10_000), 12),
 }
 
 
@@ -204,6 +207,8 @@ class Config:
     auth_token: str | None = field(repr=False)
     fsync: bool
     lock_timeout_s: float
+    subscribe: tuple[str, ...] = ()
+    loop_guard: int = 12
     config_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
@@ -232,7 +237,7 @@ class Config:
 _SHOWN_KEYS = (
     "store", "data_dir", "host", "port", "channels", "allowed_hosts", "sender", "max_message_bytes",
     "auth_token", "fsync", "lock_timeout_s", "log_path", "log_max_mb", "log_backup_count",
-    "channel_log_path", "channel_log_max_mb", "channel_log_backup_count",
+    "channel_log_path", "channel_log_max_mb", "channel_log_backup_count", "subscribe", "loop_guard",
 )  # fmt: skip
 _SHOWN_AS_MB = {"log_max_mb": "log_max_bytes", "channel_log_max_mb": "channel_log_max_bytes"}
 
@@ -397,6 +402,8 @@ def resolve_config(
         auth_token=get("auth_token"),
         fsync=get("fsync"),
         lock_timeout_s=get("lock_timeout_s"),
+        subscribe=tuple(dict.fromkeys(get("subscribe"))),
+        loop_guard=get("loop_guard"),
         config_file=config_file,
         sources=sources,
         warnings=tuple(warnings),

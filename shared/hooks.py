@@ -33,6 +33,7 @@ from typing import Any
 from shared.errors import InvalidInput
 from shared.fsutil import write_atomically
 from shared.handouts import Handouts
+from shared.loopguard import LoopGuard
 from shared.models import normalize_sender, normalize_target
 from shared.relay import Relay
 from shared.waiting import ChannelWatch, message_filter, wait_for_messages_sync
@@ -124,9 +125,16 @@ def _hand_out(
         timeout_s=wait_s,
         from_sender=options.from_sender,
     )
+    if result["messages"] and event == "Stop" and not _guard_allows(relay, options.target, result):
+        return {**result, "messages": [], "held": True}
     if result["messages"] and not options.dry_run:
         handouts.record(result["latest_id"], event)
     return result
+
+
+def _guard_allows(relay: Relay, target: str, result: dict[str, Any]) -> bool:
+    """The loop guard's word on waking the session with ``result``'s newest message."""
+    return LoopGuard(relay.config.loop_guard).allows(relay.store, target, result["messages"][-1])
 
 
 def _has_unread(relay: Relay, start: int, options: HookOptions) -> bool:
@@ -168,6 +176,8 @@ def stop_answer(
     result = _hand_out(relay, handouts, start, options, "Stop", wait_s)
     if not options.dry_run:
         counter.set(continued + 1 if result["messages"] else continued)
+    if result.get("held"):
+        return {"systemMessage": LoopGuard(relay.config.loop_guard).note(options.target)}
     if not result["messages"]:
         return None
     reason = continuation_reason(options.target, result["messages"], options.max_chars, result["latest_id"])

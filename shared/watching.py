@@ -12,6 +12,10 @@ The rules, each one a test in tests/test_watch.py:
   A failed batch is not lost: it is run again, together with whatever came since, when the next
   message from SENDER arrives, or at once when the watcher restarts.
 * One watcher per state file: the second one finds the state file's lock taken and refuses.
+* The loop guard (shared/loopguard.py): a batch whose last message comes after ``loop_guard`` agent
+  messages in a row, while the channel is still paused, is not run; the position stays, and the
+  watcher waits for any new message: once a person has written, the held batch runs (with whatever
+  came since).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import filelock
 
 from shared.errors import RelayError, StoreError
 from shared.fsutil import FILE_MODE, identity_filename, private_mkdir, write_atomically
+from shared.loopguard import LoopGuard
 from shared.models import FETCH_LIMIT_MAX, normalize_sender, normalize_target
 from shared.relay import Relay
 from shared.trust import untrusted_framing
@@ -69,6 +74,10 @@ class Batch:
             # For a command that hands the batch to a model: say whose messages they are (untrusted).
             "RELAY_TRUST_NOTE": untrusted_framing(self.target, [self.sender]),
         }
+
+
+def _anyone(record: object) -> bool:
+    return True
 
 
 def default_state_file(data_dir: Path, target: str, sender: str) -> Path:
@@ -168,6 +177,15 @@ class Watcher:
         self.report = report
         self.poll_s = poll_s
         self.accept = message_filter(None, self.sender)
+        self.guard = LoopGuard(relay.config.loop_guard)
+
+    def held(self, batch: Batch) -> bool:
+        """Whether the loop guard holds ``batch`` back: its last message may not wake an agent, and no
+        person has written since."""
+        last, _ = self.relay.store.read_since(self.target, batch.latest_id - 1, 1)
+        if not last or self.guard.allows(self.relay.store, self.target, last[0]):
+            return False
+        return bool(self.guard.status(self.relay.store, self.target)["paused"])
 
     def start_position(self, since: int | None) -> int:
         """The saved position; on the first start ``since``, else the channel's newest id (only new ones)."""
@@ -202,8 +220,10 @@ class Watcher:
             position = self.start_position(since)
             wait_after = position  # after a failure: wait for something newer than the failed batch
             self.report(f"watching {self.target} for messages from {self.sender} after #{position}")
+            accept = self.accept
             while True:
-                watch = ChannelWatch(self.relay.store, self.target, wait_after, self.accept)
+                watch = ChannelWatch(self.relay.store, self.target, wait_after, accept)
+                accept = self.accept
                 if wait_sync(watch, timeout_s, self.poll_s) is None:
                     self.report(f"no new message from {self.sender} within {timeout_s:g} s")
                     return TIMED_OUT
@@ -212,6 +232,11 @@ class Watcher:
                     f"batch #{batch.since_id + 1}..#{batch.latest_id}: {len(batch.ids)} message(s) "
                     f"from {self.sender}"
                 )
+                if self.held(batch):
+                    wait_after = self.relay.store.stats(self.target).latest_id
+                    accept = _anyone  # a person's message is what resumes it
+                    self.report(self.guard.note(self.target))
+                    continue
                 status = self.run_batch(batch)
                 if status == 0:
                     position = wait_after = batch.latest_id

@@ -220,3 +220,23 @@ def test_apply_codex_refuses_to_touch_broken_toml(home: Path) -> None:
     result = CliRunner().invoke(main, ["setup", "codex", "--apply"])
     assert result.exit_code == 1 and "is not valid TOML" in result.stderr
     assert config.read_text() == "[mcp_servers\n"
+
+
+def test_setup_claude_channels_subscribes_the_server_and_prints_the_launch_command(
+    home: Path, tmp_path: Path, fake_claude: Path
+) -> None:
+    out = invoke("setup", "claude", "--target", "proj-y", "--channels")
+    add_line = next(line for line in out.splitlines() if line.startswith("claude mcp add"))
+    assert add_line.split()[10:] == [
+        "--sender",
+        "claude",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--channel",
+        "proj-y",
+    ]
+    assert "\nclaude --dangerously-load-development-channels server:relay\n" in out
+    applied = invoke("setup", "claude", "--target", "proj-y", "--channels", "--apply", "--no-hooks")
+    assert "claude --dangerously-load-development-channels server:relay" in applied
+    registered = [json.loads(line) for line in fake_claude.read_text().splitlines()]
+    assert registered[-1][-2:] == ["--channel", "proj-y"]

@@ -54,6 +54,12 @@ def setup() -> None:
     default=Path("."),
     help="The project whose settings the local and project scopes change (default: here).",
 )
+@click.option(
+    "--channels",
+    is_flag=True,
+    help="Push new messages into the session (Claude Code channels): subscribe the server to --target and "
+    "print the command that starts Claude Code with the channel.",
+)
 @click.option("--apply", is_flag=True, help="Run claude mcp add and merge the hooks (with a backup).")
 @click.option(
     "--remove", is_flag=True, help="Undo --apply for this scope: claude mcp remove and the relay's hooks."
@@ -68,6 +74,7 @@ def claude(
     wait_s: int,
     no_hooks: bool,
     project_dir: Path,
+    channels: bool,
     apply: bool,
     remove: bool,
 ) -> None:
@@ -82,7 +89,7 @@ def claude(
             click.echo(clientremove.remove_claude_hooks(settings_path))
         return
     inst = cs.Installation.find(state.config)
-    add = cs.claude_add_command(inst, identity, scope)
+    add = cs.claude_add_command(inst, identity, scope, (target,) if channels else ())
     hooks = cs.claude_hooks(inst, target, identity, peer, wait_s)
     if not apply:
         click.echo(
@@ -92,6 +99,8 @@ def claude(
             click.echo(f'# 2. Merge into "hooks" in {settings_path} (or run this again with --apply):')
             click.echo(json.dumps({"hooks": hooks}, indent=2))
         click.echo(f"\n# Store shared with Codex: {inst.data_dir}  (check each side with: relay config)")
+        if channels:
+            _print_channel_launch()
         return
     with user_errors():
         _claude_mcp_add(add, scope)
@@ -104,6 +113,8 @@ def claude(
                 backup = cs.write_with_backup(settings_path, merged)
                 click.echo(f"hooks written to {settings_path}" + (f" (backup: {backup})" if backup else ""))
         _warn_double_registration(scope, project)
+    if channels:
+        _print_channel_launch()
 
 
 def _warn_double_registration(scope: str, project: Path) -> None:
@@ -133,6 +144,18 @@ def _claude_mcp_remove(scope: str) -> None:
         click.echo(f"no relay server registered with Claude Code in the {scope} scope")
     else:
         raise click.ClickException(f"{shlex.join(remove)} failed: {said}")
+
+
+def _print_channel_launch() -> None:
+    launch = shlex.join(cs.claude_channel_launch())
+    click.echo(
+        "\n# Start Claude Code with the relay's channel (new messages arrive in the session by themselves;"
+        "\n# accept the one-time warning about development channels):"
+        f"\n{launch}"
+        "\n# To make it stick, add an alias to your shell's startup file, e.g.:"
+        f"\nalias claude-relay='{launch}'"
+        "\n# Channels are a Claude Code research preview (2.1.80+); docs/claude.md says what they need."
+    )
 
 
 def _claude_mcp_add(add: list[str], scope: str) -> None:

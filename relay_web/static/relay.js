@@ -234,6 +234,8 @@
           var pinned = atBottom();
           var added = insertMessages(list, data.messages, "end", target);
           latestId = Math.max(latestId, data.latest_id);
+          var paused = document.getElementById("loop-paused");
+          if (paused && data.loop_guard) paused.hidden = !data.loop_guard.paused;
           if (added && pinned) scrollToBottom(); // otherwise the reader's place is kept
           if (added && document.hidden) {
             unseen += added;

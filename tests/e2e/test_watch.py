@@ -131,7 +131,7 @@ def batches(marks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_a_flood_gives_one_run_per_batch_never_overlapping_and_every_id_once(tmp_path: Path) -> None:
     s = Setup(tmp_path)
-    watcher = s.start()
+    watcher = s.start(CLAUDE_CODEX_LOOP_GUARD="0")  # 180 posts from agents: the loop guard would pause them
     posters = [
         subprocess.Popen([sys.executable, "-c", POSTER, str(s.data), sender, "60"], env=s.env)
         for sender in ("claude", "claude", "claude", "ada")
