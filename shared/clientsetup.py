@@ -27,7 +27,7 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from shared.config import Config
+from shared.config import Config, strip_password
 from shared.errors import ConfigError, StoreError
 from shared.explain import json_error_text, toml_error_text
 from shared.fsutil import write_atomically
@@ -69,7 +69,7 @@ class Installation:
             tuple(_console_script("relay-stdio", "relay_stdio")),
             tuple(_console_script("relay", "relay_stdio.cli")),
             config.data_dir,
-            config.store,
+            strip_password(config.store) if config.store else None,
         )
 
     def _store_args(self) -> list[str]:

@@ -146,6 +146,18 @@ def _parse_store(raw: Any, from_text: bool) -> str | None:
     return text
 
 
+def strip_password(url: str) -> str:
+    """``url`` without any password: what registrations carry (the password comes from PGPASSWORD or
+    ~/.pgpass on each machine), so no command line, client config or banner ever holds it."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
+        parts = parts._replace(netloc=f"{user}@{host}")
+    query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith("password="))
+    return urlunsplit(parts._replace(query=query))
+
+
 def mask_password(url: str) -> str:
     """``url`` with any password replaced by ``***``: the form every printed or logged store takes."""
     parts = urlsplit(url)

@@ -220,3 +220,32 @@ def test_path_options_may_be_path_objects_as_click_passes_them(tmp_path: Path) -
     assert config.data_dir == tmp_path / "store"
     assert config.log_path == tmp_path / "logs" / "x.log"
     assert config.sources["data_dir"] == "option --data-dir"
+
+
+@pytest.mark.parametrize(
+    ("url", "masked", "stripped"),
+    [
+        ("postgresql://relay:pa%40ss@db:5432/r?sslmode=verify-full", "postgresql://relay:***@db:5432/r?sslmode=verify-full",
+         "postgresql://relay@db:5432/r?sslmode=verify-full"),
+        ("postgresql://relay@db/r?password=pw&sslmode=require", "postgresql://relay@db/r?password=***&sslmode=require",
+         "postgresql://relay@db/r?sslmode=require"),
+        ("postgresql://db/r", "postgresql://db/r", "postgresql://db/r"),
+    ],
+)  # fmt: skip
+def test_a_store_url_is_shown_masked_and_registered_without_its_password(
+    url: str, masked: str, stripped: str
+) -> None:
+    from shared.config import mask_password, strip_password
+
+    assert mask_password(url) == masked
+    assert strip_password(url) == stripped
+    config = resolve_config({"store": url}, env={})
+    shown = dict((key, value) for key, value, _ in config.describe())["store"]
+    assert shown == masked and "pa%40ss" not in repr(config)
+
+
+def test_a_store_that_is_not_a_postgresql_url_names_the_key_and_the_fix() -> None:
+    with pytest.raises(
+        ConfigError, match=r"store = 'mysql://x' from option --store: expected a PostgreSQL URL"
+    ):
+        resolve_config({"store": "mysql://x"}, env={})
