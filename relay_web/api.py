@@ -1,4 +1,4 @@
-"""The JSON API for scripts and the original relay's clients: /api/channels, /api/messages, /api/search."""
+"""The JSON API for scripts and the original relay's clients: /api/channels, /api/messages and more."""
 
 from __future__ import annotations
 
@@ -69,6 +69,12 @@ def search() -> dict[str, Any]:
     limit = int_arg("limit", f"a whole number from 1 to {SEARCH_LIMIT_MAX}")
     target = request.args.get("target") or None
     return web().relay.search(request.args.get("q", ""), target=target, limit=limit)
+
+
+@bp.get("/presence")
+def presence() -> dict[str, Any]:
+    """Who is active in ``target``: each identity's last post, read position and whether it waits now."""
+    return web().relay.presence(request.args.get("target", ""))
 
 
 @bp.post("/messages")

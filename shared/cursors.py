@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 from shared import locking
 from shared.errors import StoreBusy, StoreError
@@ -22,6 +23,14 @@ log = logging.getLogger("relay.cursors")
 
 # Most file systems allow 255 bytes per name; a 64-character non-ASCII sender escapes to 700+.
 _MAX_ESCAPED = 200
+
+
+def identity_from_filename(name: str) -> str:
+    """The (lower-cased) identity a cursor file belongs to; a shortened name ends in an ellipsis."""
+    stem = name[: -len(".json")] if name.endswith(".json") else name
+    stem, shortened, _ = stem.partition("~")
+    decoded = unquote(stem, encoding="utf-8", errors="replace")
+    return decoded + "\u2026" if shortened else decoded
 
 
 def identity_filename(identity: str) -> str:
@@ -67,6 +76,23 @@ class CursorStore:
     def get(self, identity: str, target: str) -> int:
         """The saved position of ``identity`` in ``target`` (0 when it has never fetched there)."""
         return self._load(self._path(identity)).get(normalize_target(target), 0)
+
+    def positions(self, target: str) -> dict[str, int]:
+        """Every identity's saved position in ``target`` (identities lower-cased, as the files name them).
+
+        Read without locks: each file is replaced atomically, so a reader sees the old or the new one.
+        """
+        target = normalize_target(target)
+        found: dict[str, int] = {}
+        try:
+            entries = sorted(self.dir.glob("*.json"))
+        except OSError:
+            return found
+        for path in entries:
+            position = self._load(path).get(target)
+            if position:
+                found[identity_from_filename(path.name)] = position
+        return found
 
     def advance(self, identity: str, target: str, latest_id: int) -> int:
         """Move the position forward to ``latest_id`` (never back) and return the saved value."""

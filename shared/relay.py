@@ -22,6 +22,7 @@ from shared.models import (
     normalize_target,
     validate_id,
 )
+from shared.presence import channel_presence
 from shared.search import SEARCH_BUDGET_S, SearchQuery, search_limit
 from shared.store import FileStore, Store
 
@@ -205,3 +206,7 @@ class Relay:
             returned=len(found), complete=complete,
         )  # fmt: skip
         return {"query": parsed.text, "target": channel, "messages": list(found), "complete": complete}
+
+    def presence(self, target: str) -> dict[str, Any]:
+        """Who is active in ``target``: last post, read position and waiting now (shared/presence.py)."""
+        return channel_presence(self.store, self.cursors, self.config.data_dir, target)
