@@ -25,6 +25,7 @@ from shared.models import (
 from shared.presence import channel_presence
 from shared.search import SEARCH_BUDGET_S, SearchQuery, search_limit
 from shared.store import FileStore, Store
+from shared.threads import thread_of
 
 SMALL_PAGE_BYTES = 256 * 1024
 log = logging.getLogger("relay.positions")
@@ -210,3 +211,7 @@ class Relay:
     def presence(self, target: str) -> dict[str, Any]:
         """Who is active in ``target``: last post, read position and waiting now (shared/presence.py)."""
         return channel_presence(self.store, self.cursors, self.config.data_dir, target)
+
+    def thread(self, target: str, message_id: object) -> dict[str, Any]:
+        """The thread holding ``message_id``: its root, the chain and every answer (shared/threads.py)."""
+        return thread_of(self.store, target, message_id)
