@@ -698,7 +698,6 @@
       var count = Math.max(0, latest - seen);
       badges[i].hidden = count === 0;
       badges[i].textContent = count ? count + " new" : "";
-      badges[i].setAttribute("aria-label", count + " unread");
       row.classList.toggle("has-unread", count > 0);
     }
   }
