@@ -18,6 +18,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import bench_search  # type: ignore[import-not-found]  # scripts/ is on the path of scripts/bench.py
+
 from shared.config import resolve_config
 from shared.relay import Relay
 from shared.store import FileStore
@@ -590,6 +592,8 @@ def render_table(results: dict[str, Any]) -> str:
         ld = wb["load_50_clients"]
         row("API p99 vs p50 (ms), 50 clients polling + a writer", f"{ld['p99_ms']:.1f}",
             f"{ld['p50_ms']:.1f}", wb["load_p99_over_p50"], "<= 10")  # fmt: skip
+    if "search" in sections:
+        bench_search.render(row, sections["search"])
     return "\n".join(lines)
 
 
@@ -600,4 +604,5 @@ ALL: dict[str, Callable[..., dict[str, Any]]] = {
     "stdio": section_stdio,
     "wait": section_wait,
     "web": section_web,
+    "search": bench_search.section_search,
 }

@@ -35,7 +35,8 @@ class SearchQuery:
 
     text: str
     words: tuple[str, ...]
-    raw_words: tuple[bytes, ...] | None
+    plain: bool
+    ascii_words: tuple[bytes, ...] | None
 
     @classmethod
     def parse(cls, query: object) -> SearchQuery:
@@ -46,21 +47,27 @@ class SearchQuery:
         if len(text) > QUERY_MAX_CHARS:
             raise InvalidInput(f"query is {len(text)} characters; at most {QUERY_MAX_CHARS} are allowed")
         words = tuple(dict.fromkeys(word.casefold() for word in text.split()))
-        plain = all(word.isascii() and not _JSON_ESCAPED.intersection(word) for word in words)
-        raw = tuple(word.encode("ascii") for word in words) if plain else None
-        return cls(text, words, raw)
+        plain = not any(_JSON_ESCAPED.intersection(word) for word in words)
+        ascii_words = tuple(w.encode("ascii") for w in words) if all(w.isascii() for w in words) else None
+        return cls(text, words, plain, ascii_words)
 
     def may_match(self, line: bytes) -> bool:
         """False only when the stored line cannot hold a match: saves parsing most lines.
 
-        Exact for ASCII lines and ASCII words (``bytes.lower`` is ASCII case folding); any other line
-        is parsed and judged by :meth:`matches`, because case folding can turn a non-ASCII character
-        into an ASCII one (the Kelvin sign into ``k``).
+        The relay writes text as it is (``ensure_ascii=False``), escaping only quotes, backslashes and
+        control characters, which no word of a plain query holds; so every word found in the record's
+        case-folded text is also in the case-folded line. An ASCII line is folded as bytes (exact for
+        ASCII); a line with ``\\u`` escapes (written by another tool) is left to the full check.
         """
-        if self.raw_words is None or not line.isascii():
+        if not self.plain or b"\\u" in line:
             return True
-        folded = line.lower()
-        return all(word in folded for word in self.raw_words)
+        if line.isascii():
+            if self.ascii_words is None:
+                return False  # a word with a character no ASCII line holds, even case-folded
+            folded = line.lower()
+            return all(word in folded for word in self.ascii_words)
+        decoded = line.decode("utf-8", "replace").casefold()
+        return all(word in decoded for word in self.words)
 
     def matches(self, record: Message) -> bool:
         """Whether every word occurs in the record's text or sender."""

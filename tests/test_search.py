@@ -125,6 +125,22 @@ def test_a_search_does_not_move_read_positions(relay: Relay) -> None:
     assert relay.fetch("proj-x", identity="codex")["messages"][0]["text"] == "needle"
 
 
+def test_lines_another_tool_wrote_with_unicode_escapes_are_found(data_dir: Path) -> None:
+    store = FileStore(data_dir)
+    store.append("proj-x", "claude", "first")
+    record = {
+        "id": 2,
+        "ts": 2.0,
+        "target": "proj-x",
+        "sender": "tool",
+        "text": "\u00dcberpr\u00fcfung 300\u212a",
+    }
+    with store.channel_path("proj-x").open("a", encoding="ascii") as handle:
+        handle.write(json.dumps(record, ensure_ascii=True) + "\n")  # every non-ASCII character escaped
+    assert [m["id"] for m in store.search("überprüfung", "proj-x", 50, 5.0)] == [2]
+    assert [m["id"] for m in store.search("300k", "proj-x", 50, 5.0)] == [2]
+
+
 def test_query_pre_check_never_drops_a_line_that_matches() -> None:
     query = SearchQuery.parse("Kelvin 300k")
     line = '{"id": 1, "ts": 1.0, "target": "t", "sender": "s", "text": "kelvin 300\u212a"}'.encode()
