@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -11,10 +12,10 @@ import click
 from relay_stdio.server import build_server
 from shared import __version__
 from shared.cli_options import store_options
-from shared.config import resolve_config
+from shared.config import Config, resolve_config
 from shared.errors import ConfigError, StoreError
 from shared.relay import Relay
-from shared.startup import prepare_store
+from shared.startup import describe_store, prepare_store
 
 log = logging.getLogger("relay.stdio")
 
@@ -26,14 +27,25 @@ log = logging.getLogger("relay.stdio")
     metavar="NAME",
     help="This agent's identity for posts and read positions (default: from the client's name).",
 )
+@click.option(
+    "--print-config",
+    is_flag=True,
+    help="Print the store and identity this command line resolves to, as JSON, and exit (no MCP).",
+)
 @click.version_option(__version__, prog_name="relay-stdio")
-def main(config_path: Path | None, data_dir: Path | None, sender: str | None) -> None:
+def main(
+    config_path: Path | None, data_dir: Path | None, store: str | None, sender: str | None, print_config: bool
+) -> None:
     """Run the relay's MCP server over stdio (launched by an MCP client, not by hand).
 
     Register it with Claude Code: claude mcp add relay -- relay-stdio
     """
     try:
-        config = resolve_config({"config": config_path, "data_dir": data_dir, "sender": sender})
+        options = {"config": config_path, "data_dir": data_dir, "store": store, "sender": sender}
+        config = resolve_config(options)
+        if print_config:  # like --version: the process speaks no MCP, so stdout is free for the answer
+            click.echo(json.dumps(resolved_store(config)))
+            return
         relay = Relay(config)
         prepare_store(relay)
     except (ConfigError, StoreError) as exc:
@@ -46,6 +58,12 @@ def main(config_path: Path | None, data_dir: Path | None, sender: str | None) ->
         "relay-stdio %s serving %s as %s", __version__, config.data_dir, config.sender or "(client name)"
     )
     build_server(relay, identity=config.sender).run("stdio")
+
+
+def resolved_store(config: Config) -> dict[str, str | None]:
+    """What ``--print-config`` reports: the store, the data dir and the configured identity (None: the
+    client's name decides). relay doctor runs the registered command with it to compare agents."""
+    return {"store": describe_store(config), "data_dir": str(config.data_dir), "sender": config.sender}
 
 
 if __name__ == "__main__":

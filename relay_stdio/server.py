@@ -13,11 +13,12 @@ from mcp.types import CallToolResult, InputRequiredResult, Resource, ToolAnnotat
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from relay_stdio.identity import identity_from_client
-from shared import __version__, offload, waiting, workflow
+from shared import __version__, waiting, workflow
 from shared.errors import RelayError
 from shared.models import API_LIMIT_MAX, FETCH_LIMIT_MAX, MAX_ID, TARGET_RULE, clamp_limit, validate_id
 from shared.relay import Relay
 from shared.search import SEARCH_DEFAULT_LIMIT, SEARCH_LIMIT_MAX, search_limit
+from shared.storage import offload
 from shared.transcript import conversation_markdown
 from shared.trust import untrusted_framing
 
@@ -224,7 +225,7 @@ def build_server(relay: Relay, identity: str | None = None) -> MCPServer:
         with _as_tool_errors():
             record = await offload.run(
                 lambda: relay.post(target, text, author, source="mcp", reply_to=reply_to),
-                in_place=not relay.config.fsync,  # a disk flush is slow work: on a thread
+                in_place=relay.post_in_place,  # a disk flush or a database round trip: on a thread
             )
         return PostResult(ok=True, posted=record["id"], message=MessageRecord(**record))
 

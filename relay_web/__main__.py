@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import sys
+import os
 from pathlib import Path
 
 import click
@@ -13,9 +12,9 @@ from waitress.server import create_server
 from relay_web.app import body_limit, create_app
 from relay_web.hosts import is_loopback_bind
 from relay_web.serving import raise_open_file_limit, server_options
-from shared import __version__
+from shared import __version__, clientsetup
 from shared.cli_options import store_options
-from shared.config import Config, default_data_dir, resolve_config
+from shared.config import Config, resolve_config
 from shared.errors import ConfigError, StoreError
 from shared.startup import prepare_store
 
@@ -46,22 +45,9 @@ def _url(host: str, port: int) -> str:
 
 
 def registration_help(config: Config) -> str:
-    """How to point Claude Code and Codex at the same store this viewer reads."""
-    script = Path(sys.executable).with_name("relay-stdio")
-    stdio = str(script) if script.exists() else shutil.which("relay-stdio") or "relay-stdio"
-    args: list[str] = []
-    if config.data_dir != default_data_dir().resolve():
-        args = ["--data-dir", str(config.data_dir)]
-    toml_args = ", ".join(f'"{a}"' for a in args)
-    return "\n".join(
-        [
-            "Register the relay with your agents (each launches its own relay-stdio; all share this store):",
-            f"  Claude Code:  claude mcp add relay -- {' '.join([stdio, *args])}",
-            "  Codex:        add to ~/.codex/config.toml",
-            "                  [mcp_servers.relay]",
-            f'                  command = "{stdio}"',
-            f"                  args = [{toml_args}]",
-        ]
+    """How to point Claude Code and Codex at the store this viewer reads: ``relay setup``'s own text."""
+    return clientsetup.registration_help(
+        clientsetup.Installation.find(config), clientsetup.codex_config_path(os.environ, Path.home())
     )
 
 
@@ -78,6 +64,7 @@ def registration_help(config: Config) -> str:
 def main(
     config_path: Path | None,
     data_dir: Path | None,
+    store: str | None,
     host: str | None,
     port: int | None,
     allow_unauthenticated: bool,
@@ -85,7 +72,13 @@ def main(
     """Serve the relay's web viewer and HTTP API on the configured host and port (Ctrl+C stops it)."""
     try:
         config = resolve_config(
-            {"config": config_path, "data_dir": data_dir and str(data_dir), "host": host, "port": port}
+            {
+                "config": config_path,
+                "data_dir": data_dir and str(data_dir),
+                "store": store,
+                "host": host,
+                "port": port,
+            }
         )
         check_bind(config, allow_unauthenticated)
         app = create_app(config)
@@ -117,7 +110,7 @@ def main(
             "(is another relay-web running? choose another --port)"
         ) from None
     click.echo(registration_help(config))
-    click.echo(f"Store: {config.data_dir}")
+    click.echo(f"Store: {app.extensions['relay_web'].relay.store.description}")
     click.echo(f"relay-web {__version__} serving on {_url(config.host, config.port)}  (Ctrl+C stops it)")
     log.info(
         "relay-web %s serving %s on %s:%s (at most %s connections; idle ones closed after %s s)",

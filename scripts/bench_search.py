@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.search import SEARCH_BUDGET_S
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 
 MESSAGES = 100_000
 CHANNELS = 10

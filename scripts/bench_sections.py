@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import resource
 import sqlite3
 import statistics
@@ -22,7 +23,7 @@ import bench_search  # type: ignore[import-not-found]  # scripts/ is on the path
 
 from shared.config import resolve_config
 from shared.relay import Relay
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 
 Poster = Callable[[int], None]
 CHANNEL = "bench"
@@ -245,8 +246,8 @@ def section_reads(root: Path, quick: bool, runs: int) -> dict[str, Any]:
     for count in sizes:
         data_dir = root / f"n{count}"
         build_channel(data_dir, CHANNEL, count)
-        cursors = Relay(resolve_config({"data_dir": str(data_dir)}, env={})).cursors
-        rewind = partial(cursors.reset, "bench", CHANNEL, count - 10)
+        store = Relay(resolve_config({"data_dir": str(data_dir)}, env={})).store
+        rewind = partial(store.reset_position, "bench", CHANNEL, count - 10)
         for name, op in read_ops(data_dir, count).items():
             setup = rewind if name == "default_read" else None
             runs_s = [time_op(op, reps, setup) for _ in range(runs)]
@@ -519,7 +520,34 @@ def section_web(root: Path, quick: bool, runs: int) -> dict[str, Any]:
 # --- the report --------------------------------------------------------------------------------
 
 
+_TARGET = re.compile(r"\s*(>=|<=|==|<|>)\s*([0-9.]+)")
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    "==": lambda a, b: a == b,
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+}
+
+
+def misses_target(target: str, value: str, ratio: float | None) -> bool:
+    """Whether a row misses its target ("<= 1.3", ">= 0.5", "< 20 ms"): the ratio when the row has one,
+    else its value. A row without a target, or whose value is not a number, is never a miss."""
+    match = _TARGET.match(target)
+    if match is None:
+        return False
+    try:
+        measured = ratio if ratio is not None else float(value)
+    except ValueError:
+        return False
+    return not _COMPARE[match.group(1)](measured, float(match.group(2)))
+
+
 def render_table(results: dict[str, Any]) -> str:
+    """The report: one row per measurement, MISS after each row that misses its target, and a last line
+    that counts the misses, so a regression is read off the end of the output, not hunted for."""
+    misses: list[str] = []
+    checked = 0
     lines = [
         f"claude-codex-relay benchmark: {results['machine']}, {results['date']}, quick={results['quick']}"
     ]
@@ -528,7 +556,12 @@ def render_table(results: dict[str, Any]) -> str:
 
     def row(name: str, value: str, base: str, ratio: float | None, target: str) -> None:
         shown = f"{ratio:8.2f}" if ratio is not None else " " * 8
-        lines.append(f"{name:<52} {value:>12} {base:>12} {shown}  {target}")
+        nonlocal checked
+        checked += bool(_TARGET.match(target))
+        missed = misses_target(target, value, ratio)
+        if missed:
+            misses.append(name)
+        lines.append(f"{name:<52} {value:>12} {base:>12} {shown}  {target}" + ("  MISS" if missed else ""))
 
     sections = results["sections"]
     if "writes" in sections:
@@ -548,7 +581,7 @@ def render_table(results: dict[str, Any]) -> str:
         row("post latency, 4 writers: max ms", f"{s['max_ms']:.1f}", f"{lat['floor']['max_ms']:.1f}", None,
             "")  # fmt: skip
         row("post latency, 4 writers: posts over 20 ms", f"{s['over_20ms']}", f"{lat['floor']['over_20ms']}",
-            None, "no stalls")  # fmt: skip
+            None, "== 0 (no stalls)")  # fmt: skip
     if "reads" in sections:
         rd = sections["reads"]
         big = rd["largest"]
@@ -594,6 +627,9 @@ def render_table(results: dict[str, Any]) -> str:
             f"{ld['p50_ms']:.1f}", wb["load_p99_over_p50"], "<= 10")  # fmt: skip
     if "search" in sections:
         bench_search.render(row, sections["search"])
+    lines.append("-" * 100)
+    summary = f"{len(misses)} of {checked} rows with a target missed it"
+    lines.append(summary + (": " + "; ".join(misses) if misses else ""))
     return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ from mcp import Client, StdioServerParameters
 
 POSTER = """
 import sys, random, time
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 store = FileStore(sys.argv[1])
 for line in sys.stdin:
     time.sleep(random.uniform(0, 0.1))  # post at a random moment of the waiter's poll cycle

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from relay_web import create_app  # noqa: E402
 from shared.config import resolve_config  # noqa: E402
-from shared.store import FileStore  # noqa: E402
+from shared.storage.files.store import FileStore  # noqa: E402
 from tests.e2e.web_server import running_relay_web  # noqa: E402
 
 

@@ -19,7 +19,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from shared.config import resolve_config  # noqa: E402
 from shared.relay import Relay  # noqa: E402
-from shared.store import FileStore  # noqa: E402
+from shared.storage.files.store import FileStore  # noqa: E402
 from tests.e2e.browser import CHROMIUM_ARGS  # noqa: E402
 from tests.e2e.web_server import running_relay_web  # noqa: E402
 

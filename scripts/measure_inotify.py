@@ -29,7 +29,7 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 
 SETTLE_S = 3.0
 """How long after the waits end to count again (the relay keeps an idle instance about a second)."""

@@ -13,5 +13,6 @@ if ! .venv/bin/python -c "import shared, relay_stdio, relay_web" 2>/dev/null || 
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
   touch .venv/.installed
 fi
-# relay-web prints the commands that register the agents, the store it reads, and its URL.
+# relay-web prints how to register the agents (relay setup claude|codex --apply, and exactly what each
+# writes: the text lives once, in shared/clientsetup.py), the store it reads, and its URL.
 exec .venv/bin/relay-web "$@"

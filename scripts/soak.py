@@ -51,7 +51,7 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 
 CHANNELS = ["soak-a", "soak-b", "soak-c"]
 SEED_CHANNEL, SEED_MESSAGES = "soak-seed", 400  # 400 x ~48 KB rendered: more than the render cache holds

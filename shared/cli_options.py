@@ -12,7 +12,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def store_options(fn: F) -> F:
-    """Add ``--config PATH`` (passed as ``config_path``) and ``--data-dir DIR`` to a click command."""
+    """Add ``--config PATH`` (passed as ``config_path``), ``--data-dir DIR`` and ``--store URL``."""
+    fn = click.option(
+        "--store",
+        metavar="URL",
+        help="Where messages live: a postgresql://... URL shared across machines (default: the JSONL "
+        "files in the data dir). Logs and hook state stay in the data dir.",
+    )(fn)
     fn = click.option(
         "--data-dir",
         type=click.Path(file_okay=False, path_type=Path),

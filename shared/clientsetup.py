@@ -15,11 +15,11 @@ approve). Merging uses tomlkit, which keeps the user's comments, order and forma
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from tomlkit.exceptions import TOMLKitError
 
 from shared.config import Config
 from shared.errors import ConfigError, StoreError
+from shared.explain import json_error_text, toml_error_text
 from shared.fsutil import write_atomically
 from shared.waiting import MAX_TIMEOUT_S
 
@@ -60,6 +61,7 @@ class Installation:
     relay_stdio: tuple[str, ...]
     relay: tuple[str, ...]
     data_dir: Path
+    store: str | None = None  # a PostgreSQL URL shared across machines; None: the files in data_dir
 
     @classmethod
     def find(cls, config: Config) -> Installation:
@@ -67,15 +69,19 @@ class Installation:
             tuple(_console_script("relay-stdio", "relay_stdio")),
             tuple(_console_script("relay", "relay_stdio.cli")),
             config.data_dir,
+            config.store,
         )
+
+    def _store_args(self) -> list[str]:
+        return ["--data-dir", str(self.data_dir), *(["--store", self.store] if self.store else [])]
 
     def server_argv(self, identity: str) -> list[str]:
         """relay-stdio with the identity and the store pinned, so every client meets in the same place."""
-        return [*self.relay_stdio, "--sender", identity, "--data-dir", str(self.data_dir)]
+        return [*self.relay_stdio, "--sender", identity, *self._store_args()]
 
     def relay_argv(self, *args: str) -> str:
         """A shell command line running ``relay`` on this store (hook commands are run by a shell)."""
-        return shlex.join([*self.relay, "--data-dir", str(self.data_dir), *args])
+        return shlex.join([*self.relay, *self._store_args(), *args])
 
 
 # --- Claude Code ---------------------------------------------------------------------------------
@@ -120,7 +126,7 @@ def claude_settings_path(scope: str, home: Path, project: Path) -> Path:
     return project / ".claude" / "settings.local.json"
 
 
-def _is_relay_hook(entry: object) -> bool:
+def is_relay_hook(entry: object) -> bool:
     command = entry.get("command") if isinstance(entry, dict) else None
     return isinstance(command, str) and any(f" {sub} " in f" {command} " for sub in HOOK_SUBCOMMANDS)
 
@@ -139,7 +145,7 @@ def merge_claude_hooks(settings: dict[str, Any], hooks: dict[str, Any], path: Pa
             raise ConfigError(f'{path}: "hooks.{event}" is not a list; fix it by hand, then run this again')
         for group in old_groups:
             if isinstance(group, dict) and isinstance(group.get("hooks"), list):
-                others = [entry for entry in group["hooks"] if not _is_relay_hook(entry)]
+                others = [entry for entry in group["hooks"] if not is_relay_hook(entry)]
                 if others:
                     kept.append({**group, "hooks": others})
             else:
@@ -157,10 +163,14 @@ def read_json_settings(path: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; fix it by hand, then run this again") from None
     try:
         data = json.loads(text) if text.strip() else {}
-    except ValueError as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc}); fix it by hand, then run this again") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid JSON ({json_error_text(exc)}); fix it by hand, then run this again"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object; fix it by hand, then run this again")
     return data
@@ -169,7 +179,7 @@ def read_json_settings(path: Path) -> dict[str, Any]:
 # --- Codex ------------------------------------------------------------------------------------------
 
 
-def codex_config_path(env: dict[str, str] | os._Environ[str], home: Path) -> Path:
+def codex_config_path(env: Mapping[str, str], home: Path) -> Path:
     """``$CODEX_HOME/config.toml``, else ``~/.codex/config.toml``."""
     codex_home = env.get("CODEX_HOME")
     return (Path(codex_home).expanduser() if codex_home else home / ".codex") / "config.toml"
@@ -217,7 +227,9 @@ def merge_codex_config(text: str, inst: Installation, identity: str, path: Path)
     try:
         doc = tomlkit.parse(text)
     except TOMLKitError as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}); fix it by hand, then run this again") from None
+        raise ConfigError(
+            f"{path} is not valid TOML ({toml_error_text(exc)}); fix it by hand, then run this again"
+        ) from None
     servers = doc.get("mcp_servers")
     if servers is None:
         servers = tomlkit.table(is_super_table=True)
@@ -236,6 +248,14 @@ def merge_codex_config(text: str, inst: Installation, identity: str, path: Path)
 
 
 # --- writing -----------------------------------------------------------------------------------------
+
+
+def is_unchanged(path: Path, text: str) -> bool:
+    """Whether ``path`` already holds exactly ``text``: then --apply writes nothing and backs up nothing."""
+    try:
+        return path.read_bytes() == text.encode("utf-8")
+    except OSError:
+        return False
 
 
 def write_with_backup(path: Path, text: str) -> Path | None:
@@ -257,3 +277,29 @@ def write_with_backup(path: Path, text: str) -> Path | None:
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
     return backup
+
+
+# --- the one registration text --------------------------------------------------------------------
+
+
+def registration_help(inst: Installation, codex_config: Path) -> str:
+    """How to register both agents: the ``relay setup`` commands and exactly what each would write.
+
+    relay-web's banner (and so ``scripts/run.sh``) prints this; ``relay setup claude|codex`` builds its
+    own output from the same functions, so there is one registration, never a weaker copy of it.
+    """
+    add = claude_add_command(inst, "claude", "local")
+    block = codex_toml_block(inst, "codex").rstrip("\n").splitlines()
+    return "\n".join(
+        [
+            "Register the relay with your agents (each starts its own relay-stdio; all share this store):",
+            f"  {inst.relay_argv('setup', 'claude', '--apply')}",
+            "      runs the command below and adds the relay's hooks to .claude/settings.local.json:",
+            f"      {shlex.join(add)}",
+            f"  {inst.relay_argv('setup', 'codex', '--apply')}",
+            f"      writes this to {codex_config}:",
+            *(f"      {line}" for line in block),
+            "  Without --apply each prints everything it would write; --remove undoes it; "
+            f"{inst.relay_argv('doctor')} checks both agents.",
+        ]
+    )

@@ -12,14 +12,17 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
 from shared.errors import ConfigError, InvalidInput
+from shared.explain import json_error_text
 from shared.models import (
     DEFAULT_MAX_MESSAGE_BYTES,
     LARGEST_MAX_MESSAGE_BYTES,
@@ -131,6 +134,29 @@ def _parse_path(raw: Any, from_text: bool) -> str:
     return text
 
 
+def _parse_store(raw: Any, from_text: bool) -> str | None:
+    text = _parse_str(raw, from_text)
+    if not text or text.lower() == "files":
+        return None  # the JSONL files in data_dir, the embedded default
+    if not text.startswith(("postgresql://", "postgres://")):
+        raise ValueError(
+            "expected a PostgreSQL URL such as postgresql://user@host:5432/db?sslmode=verify-full "
+            "(leave it unset for the JSONL files in data_dir)"
+        )
+    return text
+
+
+def mask_password(url: str) -> str:
+    """``url`` with any password replaced by ``***``: the form every printed or logged store takes."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
+        parts = parts._replace(netloc=f"{user}:***@{host}")
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit(parts._replace(query=query))
+
+
 _PATH_KEYS = {"data_dir", "log_path", "channel_log_path"}
 
 # key -> (parser, default). A default of None for a path means "derived from data_dir".
@@ -138,6 +164,7 @@ KEYS: dict[str, tuple[Callable[[Any, bool], Any], Any]] = {
     "host": (_parse_str, "127.0.0.1"),
     "port": (_parse_int(1, 65535), 8010),
     "data_dir": (_parse_path, None),
+    "store": (_parse_store, None),
     "log_path": (_parse_path, None),
     "log_max_mb": (_parse_positive_float, 25),
     "log_max_bytes": (_parse_int(1), None),
@@ -163,6 +190,7 @@ class Config:
     host: str
     port: int
     data_dir: Path
+    store: str | None = field(repr=False)  # a PostgreSQL URL (may hold a password); None = the files
     log_path: Path
     log_max_bytes: int
     log_backup_count: int
@@ -184,9 +212,15 @@ class Config:
         """Rows of (key, shown value, source) for ``relay config``; the auth token is masked."""
         rows = []
         for key in _SHOWN_KEYS:
+            if key in _SHOWN_AS_MB:  # the documented key; the legacy *_max_bytes set the same size
+                size = getattr(self, _SHOWN_AS_MB[key])
+                rows.append((key, f"{size / MB:g}", self.sources.get(_SHOWN_AS_MB[key], "default")))
+                continue
             value = getattr(self, key)
             if key == "auth_token" and value:
                 shown = "(set, hidden)"
+            elif key == "store":
+                shown = mask_password(value) if value else f"files in {self.data_dir}"
             elif isinstance(value, tuple):
                 shown = ",".join(value) if value else "(none)"
             else:
@@ -196,10 +230,11 @@ class Config:
 
 
 _SHOWN_KEYS = (
-    "data_dir", "host", "port", "channels", "allowed_hosts", "sender", "max_message_bytes", "auth_token",
-    "fsync", "lock_timeout_s", "log_path", "log_max_bytes", "log_backup_count", "channel_log_path",
-    "channel_log_max_bytes", "channel_log_backup_count",
+    "store", "data_dir", "host", "port", "channels", "allowed_hosts", "sender", "max_message_bytes",
+    "auth_token", "fsync", "lock_timeout_s", "log_path", "log_max_mb", "log_backup_count",
+    "channel_log_path", "channel_log_max_mb", "channel_log_backup_count",
 )  # fmt: skip
+_SHOWN_AS_MB = {"log_max_mb": "log_max_bytes", "channel_log_max_mb": "channel_log_max_bytes"}
 
 
 _SIZE_STEMS = ("log", "channel_log")
@@ -276,9 +311,7 @@ def _load_config_file(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"config file {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        raise ConfigError(f"config file {path} is not valid JSON: {json_error_text(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f'config file {path} must hold a JSON object like {{"port": 8010}}')
     return data
@@ -350,6 +383,7 @@ def resolve_config(
         host=get("host") or "127.0.0.1",
         port=get("port"),
         data_dir=data_dir,
+        store=get("store"),
         log_path=Path(get("log_path") or log_dir / "claude_codex.log"),
         log_max_bytes=resolved["log_max_bytes"],
         log_backup_count=get("log_backup_count"),

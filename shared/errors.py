@@ -45,3 +45,7 @@ class StoreError(RelayError, OSError):
 
 class ConfigError(RelayError):
     """A configuration value that cannot be used; the text names the key and where it came from."""
+
+
+class StoreUnavailable(StoreError):
+    """The store's server (PostgreSQL) cannot be reached right now; nothing was done (HTTP 503)."""

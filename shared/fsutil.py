@@ -12,6 +12,7 @@ temporary one behind.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 import tempfile
@@ -112,3 +113,24 @@ def sync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+# Most file systems allow 255 bytes per name; a 64-character non-ASCII sender escapes to 700+.
+_MAX_ESCAPED = 200
+
+
+def identity_filename(identity: str) -> str:
+    """A file name for any sender string: ASCII letters, digits, '-' and '_' kept, the rest %XX-escaped.
+
+    A name that would escape to more than 200 characters is cut there and ends in ``~`` plus a hash of
+    the whole identity (``~`` is always escaped, so such a name never equals a plain escaped one).
+    """
+    folded = identity.lower().encode("utf-8")
+    safe = []
+    for byte in folded:
+        char = chr(byte)
+        safe.append(char if char.isascii() and (char.isalnum() or char in "-_") else f"%{byte:02X}")
+    name = "".join(safe)
+    if len(name) > _MAX_ESCAPED:
+        name = name[:_MAX_ESCAPED] + "~" + hashlib.sha256(folded).hexdigest()[:32]
+    return name + ".json"

@@ -1,6 +1,6 @@
 """Who is active in a channel, from what the relay already knows: read receipts and presence.
 
-* **Read receipts**: every identity's saved read position (``shared/cursors.py``). An identity has
+* **Read receipts**: every identity's saved read position (``MessageStore.positions``). An identity has
   read a message when its position is at or past the message's id.
 * **Last post**: the newest message of each sender among the channel's last ``RECENT_MESSAGES``.
 * **Waiting now**: a wait (``wait_for_messages``, the hooks, ``relay hook``) writes one small file,
@@ -22,10 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from shared.cursors import CursorStore
 from shared.fsutil import private_mkdir, write_atomically
 from shared.models import Message, normalize_target
-from shared.store import Store
+from shared.storage import MessageStore
 
 log = logging.getLogger("relay.presence")
 
@@ -110,7 +109,7 @@ def _last_posts(messages: list[Message]) -> dict[str, Message]:
     return latest
 
 
-def channel_presence(store: Store, cursors: CursorStore, data_dir: Path, target: str) -> dict[str, Any]:
+def channel_presence(store: MessageStore, data_dir: Path, target: str) -> dict[str, Any]:
     """Per identity in ``target``: its last post, how far it has read, and whether it waits now.
 
     Returns:
@@ -121,7 +120,11 @@ def channel_presence(store: Store, cursors: CursorStore, data_dir: Path, target:
     target = normalize_target(target)
     recent = store.read_last(target, RECENT_MESSAGES)
     posts = _last_posts(recent)
-    reads = {identity.casefold(): position for identity, position in cursors.positions(target).items()}
+    reads = {
+        identity.casefold(): channels[target]
+        for identity, channels in store.positions().items()
+        if channels.get(target)
+    }
     waits: dict[str, float] = {}
     names: dict[str, str] = {}
     for wait in waiters(data_dir, target):

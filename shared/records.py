@@ -1,7 +1,7 @@
 """Showing records that other tools wrote, whatever values they hold.
 
 The channel files are a public format: anyone may append a line with ``jq`` or a script. A line that
-:func:`shared.jsonl.parse_record` accepts has an integer id, a finite number ``ts`` and string
+:func:`shared.storage.files.jsonl.parse_record` accepts has an integer id, a finite number ``ts`` and string
 ``target``, ``sender`` and ``text``, but nothing more is promised: ``ts`` may be ``1e300`` (no calendar
 has that year), ``reply_to`` a string, ``source`` a list, an unknown key ``NaN``. Every reader (pages,
 API, CLI, MCP tools and resources, hooks) shows such a value as unknown instead of failing, through the

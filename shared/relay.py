@@ -10,7 +10,6 @@ import logging
 from typing import Any
 
 from shared.config import Config
-from shared.cursors import CursorStore
 from shared.errors import InvalidInput, StoreError
 from shared.logs import archive_message, log_tool_call
 from shared.models import (
@@ -24,10 +23,9 @@ from shared.models import (
 )
 from shared.presence import channel_presence
 from shared.search import SEARCH_BUDGET_S, SearchQuery, search_limit
-from shared.store import FileStore, Store
+from shared.storage import MessageStore, open_store
 from shared.threads import thread_of
 
-SMALL_PAGE_BYTES = 256 * 1024
 log = logging.getLogger("relay.positions")
 
 
@@ -46,18 +44,23 @@ class Relay:
 
     Args:
         config: the resolved configuration (seed channels, limits, data dir).
-        store: the message store; a FileStore on ``config.data_dir`` when omitted.
+        store: the message store; the configured one (``store``, else the files in ``data_dir``) when
+            omitted.
     """
 
-    def __init__(self, config: Config, store: Store | None = None) -> None:
+    def __init__(self, config: Config, store: MessageStore | None = None) -> None:
         self.config = config
-        self.store: Store = store or FileStore(
-            config.data_dir,
+        self.store: MessageStore = store or open_store(
+            config.store or config.data_dir,
             max_message_bytes=config.max_message_bytes,
             lock_timeout_s=config.lock_timeout_s,
             fsync=config.fsync,
         )
-        self.cursors = CursorStore(config.data_dir, config.lock_timeout_s, config.fsync)
+
+    @property
+    def post_in_place(self) -> bool:
+        """Whether a post may run on an event loop (a local append without a disk flush)."""
+        return not self.store.blocking and not self.config.fsync
 
     def post(
         self, target: str, text: str, sender: str, *, source: str, reply_to: int | None = None
@@ -112,23 +115,15 @@ class Relay:
         return {"messages": messages, "latest_id": latest, "has_more": has_more, "since_id": start}
 
     def small_fetch(self, target: str, limit: int | None) -> bool:
-        """Whether ``limit`` messages of ``target`` come to at most ~256 KiB, judged by its mean line.
-
-        A page that size reads and decodes in about a millisecond, little enough to do on an event
-        loop; a page of large messages (up to 200 x 256 KiB) is read on a worker thread instead.
-        """
-        _, size, _ = self.store.change_token(target)
-        if size <= SMALL_PAGE_BYTES:
-            return True
-        pages = clamp_limit(limit, FETCH_LIMIT_MAX) * size  # limit x mean line, times the message count
-        return pages <= SMALL_PAGE_BYTES * self.store.stats(target).latest_id
+        """Whether fetching ``limit`` messages of ``target`` is quick enough to do on an event loop."""
+        return not self.store.blocking and self.store.cheap_read(target, clamp_limit(limit, FETCH_LIMIT_MAX))
 
     def read_position(self, identity: str, target: str) -> int:
         """``identity``'s saved position in ``target``; reset to 0 if the channel was emptied or replaced."""
-        start = self.cursors.get(identity, target)
+        start = self.store.get_position(identity, target)
         if start > self.store.stats(target).latest_id:
             try:
-                self.cursors.reset(identity, target, 0)
+                self.store.reset_position(identity, target, 0)
             except StoreError as exc:
                 log.warning("%s; reading from #0 anyway (the reset is retried on the next read)", exc)
             start = 0
@@ -142,7 +137,7 @@ class Relay:
         position returns them again, which is safe; losing them would not be.
         """
         try:
-            self.cursors.advance(identity, target, latest_id)
+            self.store.advance_position(identity, target, latest_id)
         except StoreError as exc:
             log.warning(
                 "%s; the messages up to #%d were returned anyway, and the next read of %s by %s without "
@@ -210,7 +205,7 @@ class Relay:
 
     def presence(self, target: str) -> dict[str, Any]:
         """Who is active in ``target``: last post, read position and waiting now (shared/presence.py)."""
-        return channel_presence(self.store, self.cursors, self.config.data_dir, target)
+        return channel_presence(self.store, self.config.data_dir, target)
 
     def thread(self, target: str, message_id: object) -> dict[str, Any]:
         """The thread holding ``message_id``: its root, the chain and every answer (shared/threads.py)."""

@@ -13,7 +13,7 @@ from typing import Any
 from shared.errors import MessageNotFound
 from shared.models import FETCH_LIMIT_MAX, Message, normalize_target, validate_id
 from shared.records import reply_id
-from shared.store import Store
+from shared.storage import MessageStore as Store
 
 THREAD_SCAN = 10_000
 """Messages read after a thread's root looking for answers."""

@@ -1,13 +1,15 @@
 """Waiting for new messages without busy-reading the store: ``wait_for_messages`` for the MCP tool, the
 hooks and ``relay watch``.
 
-How a waiter wakes up: it compares the channel file's change token (inode, size, mtime from one
-``stat`` call, see ``Store.change_token``) with the last one it saw, and reads the channel only when the
-token moved. Between looks it sleeps on the store's change notifier (Linux inotify on the channels
-folder, ``shared/notify.py``), so a post from any process wakes it within a millisecond or two and an
-idle waiter costs nothing; it still looks every ``NOTIFIED_POLL_S`` because inotify does not see writes
-made by another machine on a network mount. Where there is no notifier (macOS, Windows, the inotify
-watch limit reached) it looks every ``POLL_S`` instead. The reasoning is in docs/architecture.md.
+How a waiter wakes up: it compares the channel's version (``MessageStore.version``: for the files the
+inode, size and mtime from one ``stat`` call; for PostgreSQL the channel's last id) with the last one it
+saw, and reads the channel only when it moved. Between looks it sleeps on a subscription to the store's
+changes (``MessageStore.subscribe``: inotify on the channels folder, or the process's LISTEN connection
+to PostgreSQL), so a post from any process wakes it within milliseconds and an idle waiter costs
+nothing; it still looks every ``NOTIFIED_POLL_S``, because inotify does not see writes made by another
+machine on a network mount and a notification can be lost while a database connection is re-made.
+Where there is no subscription (macOS, Windows, inotify unavailable) it looks every ``POLL_S`` instead.
+The reasoning is in docs/architecture.md.
 
 Which messages count, and how the saved read position moves (documented in docs/automation.md):
 
@@ -27,14 +29,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
-from shared import offload, presence
+from shared import presence
 from shared.errors import InvalidInput
 from shared.logs import log_tool_call
 from shared.models import (
@@ -46,7 +48,8 @@ from shared.models import (
     validate_id,
 )
 from shared.relay import Relay, require_identity
-from shared.store import Store
+from shared.storage import MessageStore as Store
+from shared.storage import offload
 
 log = logging.getLogger("relay.waiting")
 
@@ -123,7 +126,7 @@ class ChannelWatch:
     after: int
     accept: Accept
     checked: int = field(init=False)
-    _token: tuple[int, int, int] | None = field(init=False, default=None)
+    _token: Hashable | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.target = normalize_target(self.target)
@@ -131,7 +134,7 @@ class ChannelWatch:
 
     def changed(self) -> bool:
         """Whether the channel file changed since the last look (always true the first time)."""
-        token = self.store.change_token(self.target)
+        token = self.store.version(self.target)
         if token == self._token:
             return False
         # Remember the token before reading: a post that lands during the read changes it again.
@@ -157,7 +160,7 @@ class ChannelWatch:
 def wait_sync(watch: ChannelWatch, timeout_s: float | None, poll_s: float = POLL_S) -> Message | None:
     """Block until ``watch`` finds a message (returned) or ``timeout_s`` passes (None; None = forever)."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    notifier = watch.store.change_notifier()
+    notifier = watch.store.subscribe([watch.target])
     interval = NOTIFIED_POLL_S if notifier is not None else poll_s
     try:
         while True:
@@ -192,14 +195,16 @@ async def wait_async(
     start = time.monotonic()
     deadline = start + timeout_s
     next_progress = start
-    notifier = watch.store.change_notifier()
+    notifier = watch.store.subscribe([watch.target])
     interval = NOTIFIED_POLL_S if notifier is not None else poll_s
     try:
         while True:
-            if watch.changed():
-                found = await anyio.to_thread.run_sync(watch.find)
-                if found is not None:
-                    return found
+            if watch.store.blocking:  # even the version is a round trip: the whole look on a thread
+                found = await anyio.to_thread.run_sync(watch.poll)
+            else:
+                found = await anyio.to_thread.run_sync(watch.find) if watch.changed() else None
+            if found is not None:
+                return found
             now = time.monotonic()
             if now >= deadline:
                 return None
@@ -341,7 +346,7 @@ async def wait_for_messages(
     request = await offload.run(lambda: _request(
         relay, target, identity=identity, since_id=since_id, timeout_s=timeout_s,
         from_sender=from_sender, limit=limit,
-    ))  # fmt: skip
+    ), in_place=not relay.store.blocking)  # fmt: skip
     started = time.monotonic()
     try:
         with presence.waiting(relay.config.data_dir, request.identity, request.target):

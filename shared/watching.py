@@ -28,9 +28,8 @@ from pathlib import Path
 
 import filelock
 
-from shared.cursors import identity_filename
 from shared.errors import RelayError, StoreError
-from shared.fsutil import FILE_MODE, private_mkdir, write_atomically
+from shared.fsutil import FILE_MODE, identity_filename, private_mkdir, write_atomically
 from shared.models import FETCH_LIMIT_MAX, normalize_sender, normalize_target
 from shared.relay import Relay
 from shared.trust import untrusted_framing

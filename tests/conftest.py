@@ -10,7 +10,7 @@ import pytest
 
 from shared.config import Config, resolve_config
 from shared.relay import Relay
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 
 
 @pytest.fixture(autouse=True)
@@ -86,3 +86,30 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     from tests import reliability
 
     reliability.report(terminalreporter, config)
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():  # type: ignore[no-untyped-def]
+    """A private PostgreSQL server for the whole run (tests/pg_cluster.py); skipped only outside CI."""
+    import os
+
+    from tests.pg_cluster import find_bindir, start_cluster
+
+    bindir = find_bindir()
+    if bindir is None:
+        message = "PostgreSQL is not installed: sudo apt-get install postgresql (.ci/run installs it)"
+        if os.environ.get("RELAY_REQUIRE_POSTGRES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = start_cluster(bindir)
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:  # type: ignore[no-untyped-def]
+    """The URL of a new, empty database on the test server."""
+    return str(pg_cluster.url(pg_cluster.new_database()))

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared import jsonl
 from shared.config import resolve_config
 from shared.errors import StoreBusy
 from shared.logs import setup_logging
 from shared.relay import Relay
-from shared.store import FileStore
+from shared.storage.files import jsonl
+from shared.storage.files.store import FileStore
 
 PIECES = ["a", "é", "✓", "🎉", " ", "\n", '"', "\\", "\t", "‏", "日本"]
 

@@ -85,7 +85,7 @@ async def test_each_bad_mcp_argument_reaches_the_model_with_its_reason(
     for phrase in expected:
         assert phrase in text, text
     assert [(r["id"], r["text"]) for r in stored(data_dir)] == [(1, "already here")]
-    assert relay.cursors.get("claude", "t") == 0
+    assert relay.store.get_position("claude", "t") == 0
 
 
 async def test_good_numbers_are_still_taken_as_json_writes_them(relay: Relay, data_dir: Path) -> None:

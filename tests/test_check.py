@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from relay_stdio.cli import main
 from shared.errors import StoreError
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 from tests.reliability import count
 
 

@@ -32,7 +32,7 @@ def test_post_and_tail_round_trip(runner: CliRunner) -> None:
 
 
 def test_tail_since_pages_through_long_history(runner: CliRunner, data_dir: Path) -> None:
-    from shared.store import FileStore
+    from shared.storage.files.store import FileStore
 
     store = FileStore(data_dir)
     for i in range(450):

@@ -1,7 +1,8 @@
 import multiprocessing
 from pathlib import Path
 
-from shared.cursors import CursorStore, identity_filename
+from shared.fsutil import identity_filename
+from shared.storage.files.cursors import CursorStore
 
 
 def test_position_starts_at_zero_and_only_moves_forward(data_dir: Path) -> None:

@@ -14,11 +14,11 @@ from mcp import Client
 
 from relay_stdio.cli import main
 from relay_stdio.server import build_server
-from shared import jsonl
-from shared.check import check_store
 from shared.errors import StoreError
 from shared.relay import Relay
-from shared.store import FileStore
+from shared.storage.files import jsonl
+from shared.storage.files.check import check_store
+from shared.storage.files.store import FileStore
 from tests.reliability import count
 
 

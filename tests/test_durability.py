@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 from tests import fault_workers
 from tests.e2e.conftest import child_env, relay_stdio_command
 from tests.reliability import count

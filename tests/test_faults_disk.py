@@ -19,7 +19,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 from tests.e2e.conftest import child_env, relay_stdio_command
 from tests.e2e.web_server import free_port, relay_web_command
 from tests.reliability import count, note
@@ -219,8 +219,10 @@ def test_an_unwritable_data_dir_is_a_clear_error_at_start_up(
             continue
         done = _start(program, where, tmp_path)
         prefix = "relay-stdio: " if program == "relay-stdio" else "Error: "  # click's prefix for the others
-        assert done.stderr.startswith(f"{prefix}data dir {where} is not writable"), done.stderr
-        assert "--data-dir or CLAUDE_CODEX_DATA_DIR" in done.stderr and "permissions" in done.stderr
+        # A file where a folder should be is named as such, not as "not writable (Not a directory)".
+        problem = f"cannot be created: {where.parent} is a file" if where != data_dir else "is not writable"
+        assert done.stderr.startswith(f"{prefix}data dir {where} {problem}"), done.stderr
+        assert "--data-dir or CLAUDE_CODEX_DATA_DIR" in done.stderr and "Not a directory" not in done.stderr
         assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
         assert done.stdout == "" and done.returncode in (1, 2)
         count("disk.unwritable_start_ups_refused")

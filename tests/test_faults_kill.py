@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 from tests import fault_workers
 from tests.reliability import count, note
 

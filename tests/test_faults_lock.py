@@ -19,7 +19,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from shared.errors import StoreBusy
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 from tests import fault_workers
 from tests.e2e.conftest import child_env, relay_stdio_command
 from tests.reliability import count, note

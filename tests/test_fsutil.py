@@ -24,7 +24,7 @@ from tests.test_faults_disk import limited
 WRITERS = {
     "read position": (
         "cursors/agent.json",
-        "from shared.cursors import CursorStore; CursorStore(d).advance('agent', 't', 10**40)",
+        "from shared.storage.files.cursors import CursorStore; CursorStore(d).advance('agent', 't', 10**40)",
     ),
     "watch position": (
         "watch/t--ada.json",

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from shared import locking
 from shared.errors import StoreBusy
-from shared.handles import HandleCache
-from shared.store import FileStore
+from shared.storage.files import locking
+from shared.storage.files.handles import HandleCache
+from shared.storage.files.store import FileStore
 from tests import fault_workers
 from tests.test_faults_lock import wait_until_stopped
 
@@ -118,7 +118,7 @@ LOW_LIMIT = """
 import json, os, resource, sys
 from pathlib import Path
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 store = FileStore(Path(sys.argv[1]))
 ids = [store.append(f"c{i}", "a", f"first {i}")["id"] for i in range(100)]
 spare = []

@@ -87,10 +87,10 @@ def test_stop_with_an_answer_continues_the_session_with_it(runner: CliRunner, re
     assert f"### #{verdict['id']} codex" in answer["reason"] and "## Verdict\napprove" in answer["reason"]
     assert "(reply to #1)" in answer["reason"]
     # Handed, not yet seen: the position moves at the session's next Stop, after the continued turn.
-    assert relay.cursors.get("claude", "proj-x") == 0
+    assert relay.store.get_position("claude", "proj-x") == 0
     assert stop(runner, stop_input(active=True)) is None
     # The hook read as "claude": Claude's own fetch_messages will not return the verdict again.
-    assert relay.cursors.get("claude", "proj-x") == verdict["id"]
+    assert relay.store.get_position("claude", "proj-x") == verdict["id"]
 
 
 def test_stop_waits_for_the_answer_when_claudes_post_is_the_newest(runner: CliRunner, relay: Relay) -> None:
@@ -110,7 +110,7 @@ def test_stop_does_not_wait_when_nobody_is_owed_an_answer(runner: CliRunner, rel
     # Ada's message is the newest, so Claude is not waiting for a reply: the hook must not block on
     # --wait (the test would take 600 s if it did) and Ada's message does not count (--from codex).
     assert stop(runner, stop_input(), "--wait", "600") is None
-    assert relay.cursors.get("claude", "proj-x") == 0
+    assert relay.store.get_position("claude", "proj-x") == 0
 
 
 def test_consecutive_continuations_are_capped(runner: CliRunner, relay: Relay) -> None:
@@ -123,7 +123,7 @@ def test_consecutive_continuations_are_capped(runner: CliRunner, relay: Relay) -
     capped = stop(runner, stop_input(True), "--max-continuations", "2")
     assert capped is not None and set(capped) == {"systemMessage"}  # no decision: Claude may stop
     assert "unread messages remain on proj-x" in capped["systemMessage"]
-    assert relay.cursors.get("claude", "proj-x") == 3  # round 3 was not consumed
+    assert relay.store.get_position("claude", "proj-x") == 3  # round 3 was not consumed
     # A new user turn (stop_hook_active false) starts counting again.
     again = stop(runner, stop_input(False), "--max-continuations", "2")
     assert again is not None and "round 3" in again["reason"]

@@ -21,9 +21,9 @@ from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
 from relay_stdio.server import build_server
-from shared import jsonl
 from shared.config import resolve_config
 from shared.relay import Relay
+from shared.storage.files import jsonl
 from tests.e2e.conftest import child_env, relay_stdio_command
 from tests.reliability import count
 

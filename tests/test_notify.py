@@ -14,9 +14,9 @@ import pytest
 from mcp import Client
 
 from relay_stdio.server import build_server
-from shared.notify import open_notifier
 from shared.relay import Relay
-from shared.store import FileStore
+from shared.storage.files.notify import open_notifier
+from shared.storage.files.store import FileStore
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux-only")
 HANG_GUARD_S = 30
@@ -45,11 +45,14 @@ def released(timeout_s: float = HANG_GUARD_S) -> bool:
 def test_a_post_from_another_process_wakes_the_notifier(data_dir: Path) -> None:
     store = FileStore(data_dir)
     store.append("proj-x", "a", "first")
-    notifier = store.change_notifier()
+    notifier = store.subscribe()
     assert notifier is not None
     with notifier:
         assert not notifier.wait(0)
-        code = "import sys; from shared.store import FileStore as S; S(sys.argv[1]).append('t2', 'b', 'x')"
+        code = (
+            "import sys; from shared.storage.files.store import FileStore as S; "
+            "S(sys.argv[1]).append('t2', 'b', 'x')"
+        )
         subprocess.run([sys.executable, "-c", code, str(data_dir)], check=True, timeout=60)
         assert notifier.wait(HANG_GUARD_S)
         assert not notifier.wait(0)  # that change has been seen
@@ -60,7 +63,7 @@ def test_a_post_from_another_process_wakes_the_notifier(data_dir: Path) -> None:
 def test_a_change_between_a_look_and_the_wait_is_not_missed(data_dir: Path) -> None:
     store = FileStore(data_dir)
     store.append("t", "a", "creates the folder")
-    with store.change_notifier() as notifier:  # type: ignore[union-attr]
+    with store.subscribe() as notifier:  # type: ignore[union-attr]
         store.append("t", "a", "lands before the waiter sleeps")
         assert notifier.wait(HANG_GUARD_S)
 
@@ -70,7 +73,7 @@ def test_no_notifier_for_a_missing_folder(tmp_path: Path) -> None:
 
 
 def test_closing_twice_is_harmless(data_dir: Path) -> None:
-    notifier = FileStore(data_dir).change_notifier()
+    notifier = FileStore(data_dir).subscribe()
     assert notifier is not None
     notifier.close()
     notifier.close()
@@ -80,10 +83,10 @@ def test_closing_twice_is_harmless(data_dir: Path) -> None:
 def test_every_wait_of_a_process_shares_one_instance_released_when_idle(data_dir: Path) -> None:
     store = FileStore(data_dir)
     store.append("t", "a", "creates the folder")
-    waiters = [store.change_notifier() for _ in range(8)]
+    waiters = [store.subscribe() for _ in range(8)]
     other = FileStore(data_dir.parent / "other")
     other.append("u", "a", "a second store in the same process")
-    waiters.append(other.change_notifier())
+    waiters.append(other.subscribe())
     assert all(waiters)
     assert inotify_instances() == 1
     woken: list[bool] = []

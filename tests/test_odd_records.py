@@ -25,9 +25,9 @@ from mcp import Client
 from relay_stdio.cli import main
 from relay_stdio.server import build_server
 from relay_web import create_app
-from shared import jsonl
 from shared.config import resolve_config
 from shared.relay import Relay
+from shared.storage.files import jsonl
 from tests.reliability import count
 
 FIELDS = ["ts", "target", "sender", "text", "reply_to", "source", "extra"]

@@ -9,11 +9,11 @@ import anyio
 import filelock
 import pytest
 
-from shared import offload
 from shared.config import resolve_config
-from shared.locking import WouldWait, without_waiting
 from shared.relay import Relay
-from shared.store import FileStore
+from shared.storage import offload
+from shared.storage.files.locking import WouldWait, without_waiting
+from shared.storage.files.store import FileStore
 
 
 def test_a_busy_channel_lock_is_not_waited_for_inside_without_waiting(store: FileStore) -> None:
@@ -88,6 +88,6 @@ async def test_a_busy_read_position_is_waited_for_on_a_thread(tmp_path: Path) ->
     lock_path = next((tmp_path / "cursors").glob("b.json.lock"))
     with filelock.FileLock(str(lock_path)), without_waiting(), pytest.raises(WouldWait):
         relay.fetch("t", identity="b")
-    assert relay.cursors.get("b", "t") == 1  # nothing moved
+    assert relay.store.get_position("b", "t") == 1  # nothing moved
     fetched = await offload.run(lambda: relay.fetch("t", identity="b"))
-    assert [m["text"] for m in fetched["messages"]] == ["again"] and relay.cursors.get("b", "t") == 2
+    assert [m["text"] for m in fetched["messages"]] == ["again"] and relay.store.get_position("b", "t") == 2

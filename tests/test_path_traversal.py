@@ -25,8 +25,8 @@ from relay_stdio.cli import main
 from relay_stdio.identity import identity_from_client
 from relay_stdio.server import build_server
 from shared.config import resolve_config
-from shared.cursors import identity_filename
 from shared.errors import ConfigError, RelayError
+from shared.fsutil import identity_filename
 from shared.relay import Relay
 from tests.e2e.conftest import child_env, relay_stdio_command
 from tests.reliability import count

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from shared.cursors import CursorStore, identity_filename, identity_from_filename
 from shared.errors import InvalidTarget
 from shared.relay import Relay
 from shared.waiting import wait_for_messages_sync
@@ -48,15 +47,15 @@ def test_read_positions_and_last_posts_per_identity(relay: Relay) -> None:
         relay.presence("../x")
 
 
-def test_identities_with_odd_characters_round_trip_through_cursor_file_names(tmp_path: Path) -> None:
-    for identity in ("codex", "Ada Lovelace", "über-bot", "a/b%c"):
-        assert identity_from_filename(identity_filename(identity)) == identity.lower()
-    long_name = "é" * 64
-    assert identity_from_filename(identity_filename(long_name)).endswith("\u2026")
-    cursors = CursorStore(tmp_path)
-    cursors.advance("Ada Lovelace", "proj-x", 4)
-    cursors.advance("codex", "other", 9)
-    assert cursors.positions("proj-x") == {"ada lovelace": 4}
+def test_identities_with_odd_characters_are_shown_by_their_read_positions(relay: Relay) -> None:
+    relay.post("proj-x", "one", "claude", source="mcp")
+    for identity in ("Ada Lovelace", "über-bot", "a/b%c"):
+        relay.fetch("proj-x", identity=identity)
+    relay.fetch("other", since_id=0, identity="codex")
+    seen = members(relay)
+    for name in ("ada lovelace", "über-bot", "a/b%c"):
+        assert seen[name]["read_id"] == 1, name
+    assert "codex" not in seen  # it read another channel only
 
 
 def test_a_wait_shows_as_waiting_now_until_it_ends(relay: Relay) -> None:

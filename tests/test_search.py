@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,18 @@ from relay_stdio.server import build_server
 from shared.errors import InvalidInput, InvalidTarget
 from shared.relay import Relay
 from shared.search import QUERY_MAX_CHARS, SearchQuery
-from shared.store import FileStore, Store
+from shared.storage import MessageStore as Store
+from shared.storage import open_store
+from shared.storage.files.store import FileStore
 
 
-@pytest.fixture(params=["files"])
-def search_store(request: pytest.FixtureRequest, data_dir: Path) -> Store:
-    """Every store backend that exists; each must answer these tests the same way."""
-    return FileStore(data_dir, lock_timeout_s=5.0)
+@pytest.fixture(params=["files", "postgres"])
+def search_store(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Store]:
+    """Every store backend; each must answer these tests the same way."""
+    where = str(data_dir) if request.param == "files" else str(request.getfixturevalue("pg_url"))
+    store = open_store(where, lock_timeout_s=5.0)
+    yield store
+    store.close()
 
 
 def texts(found: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
@@ -121,7 +127,7 @@ def test_the_relay_checks_the_query_limit_and_target(relay: Relay) -> None:
 def test_a_search_does_not_move_read_positions(relay: Relay) -> None:
     relay.post("proj-x", "needle", "claude", source="api")
     relay.search("needle")
-    assert relay.cursors.get("codex", "proj-x") == 0
+    assert relay.store.get_position("codex", "proj-x") == 0
     assert relay.fetch("proj-x", identity="codex")["messages"][0]["text"] == "needle"
 
 

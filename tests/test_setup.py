@@ -198,7 +198,8 @@ def test_apply_codex_merges_without_clobbering_and_backs_up(home: Path, tmp_path
     assert {k: v for k, v in again["mcp_servers"]["relay"].items() if k != "enabled"} == parsed[
         "mcp_servers"
     ]["relay"]
-    assert len(list(config.parent.glob("config.toml.bak-*"))) == 2
+    # Nothing changed, so nothing was written and no second backup made.
+    assert len(list(config.parent.glob("config.toml.bak-*"))) == 1
 
 
 def test_apply_codex_honours_codex_home_and_creates_the_file(

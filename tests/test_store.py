@@ -8,7 +8,7 @@ import filelock
 import pytest
 
 from shared.errors import InvalidTarget, MessageTooLarge, StoreBusy, StoreError
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 
 
 def lines_of(store: FileStore, target: str) -> list[dict]:
@@ -213,7 +213,7 @@ def test_unwritable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file-not-dir"
     blocker.write_text("")
     with pytest.raises(StoreError, match="not writable"):
-        FileStore(blocker / "data").ensure_writable()
+        FileStore(blocker / "data").ensure_ready()
 
 
 def test_another_process_append_is_seen_by_a_cached_store(data_dir: Path) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from shared import jsonl
-from shared.check import check_store
-from shared.store import FileStore
+from shared.storage.files import jsonl
+from shared.storage.files.check import check_store
+from shared.storage.files.store import FileStore
 
 WRITERS = 8
 POSTS = 500

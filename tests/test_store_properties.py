@@ -23,12 +23,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from shared import jsonl
 from shared.config import resolve_config
 from shared.errors import InvalidInput, InvalidSender, InvalidTarget, InvalidText, MessageTooLarge
 from shared.models import FETCH_LIMIT_MAX, MAX_ID
 from shared.relay import Relay
-from shared.store import FileStore
+from shared.storage.files import jsonl
+from shared.storage.files.store import FileStore
 from tests import fault_workers
 from tests.reliability import count
 

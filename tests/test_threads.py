@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from shared.errors import InvalidInput, MessageNotFound
 from shared.relay import Relay
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 from shared.threads import thread_of
 
 

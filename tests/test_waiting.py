@@ -49,7 +49,7 @@ async def test_returns_at_once_with_what_is_pending(relay: Relay) -> None:
         result = await call(client, target="proj-x", timeout_s=600)
     assert triples(result) == [(2, "codex", "verdict")]
     assert result["latest_id"] == 2 and result["since_id"] == 0 and result["has_more"] is False
-    assert relay.cursors.get("claude", "proj-x") == 2
+    assert relay.store.get_position("claude", "proj-x") == 2
 
 
 async def test_own_posts_never_wake_and_are_not_returned(relay: Relay) -> None:
@@ -57,25 +57,25 @@ async def test_own_posts_never_wake_and_are_not_returned(relay: Relay) -> None:
     async with Client(build_server(relay, identity="claude"), raise_exceptions=True) as client:
         result = await call(client, target="proj-x", timeout_s=0.2)
         assert result == {"messages": [], "latest_id": 0, "has_more": False, "since_id": 0}
-        assert relay.cursors.get("claude", "proj-x") == 0  # nothing returned, nothing moved
+        assert relay.store.get_position("claude", "proj-x") == 0  # nothing returned, nothing moved
         relay.post("proj-x", "LGTM", "Codex", source="mcp")
         relay.post("proj-x", "thanks", "CLAUDE", source="mcp")  # own, whatever the case
         result = await call(client, target="proj-x", timeout_s=5)
     assert triples(result) == [(2, "Codex", "LGTM")]
     # The position passes over the caller's own posts around the returned message.
     assert result["latest_id"] == 3
-    assert relay.cursors.get("claude", "proj-x") == 3
+    assert relay.store.get_position("claude", "proj-x") == 3
 
 
 async def test_empty_at_the_timeout_and_the_position_stays(relay: Relay) -> None:
     relay.post("proj-x", "old", "codex", source="mcp")
-    relay.cursors.advance("claude", "proj-x", 1)
+    relay.store.advance_position("claude", "proj-x", 1)
     async with Client(build_server(relay, identity="claude"), raise_exceptions=True) as client:
         result = await call(client, target="proj-x", timeout_s=0.3)
         zero = await call(client, target="proj-x", timeout_s=0)
     assert result == {"messages": [], "latest_id": 1, "has_more": False, "since_id": 1}
     assert zero == result
-    assert relay.cursors.get("claude", "proj-x") == 1
+    assert relay.store.get_position("claude", "proj-x") == 1
 
 
 async def test_from_sender_waits_for_that_sender_and_returns_what_came_before_too(relay: Relay) -> None:
@@ -83,12 +83,12 @@ async def test_from_sender_waits_for_that_sender_and_returns_what_came_before_to
     relay.post("proj-x", "a note from a person", "ada", source="web-ui")
     async with Client(build_server(relay, identity="claude"), raise_exceptions=True) as client:
         quiet = await call(client, target="proj-x", from_sender="codex", timeout_s=0.2)
-        assert quiet["messages"] == [] and relay.cursors.get("claude", "proj-x") == 0
+        assert quiet["messages"] == [] and relay.store.get_position("claude", "proj-x") == 0
         relay.post("proj-x", "verdict: approve", "codex", source="mcp")
         result = await call(client, target="proj-x", from_sender="codex", timeout_s=5)
     # Ada's note is returned too: the saved position never jumps over an unseen message.
     assert triples(result) == [(2, "ada", "a note from a person"), (3, "codex", "verdict: approve")]
-    assert relay.cursors.get("claude", "proj-x") == 3
+    assert relay.store.get_position("claude", "proj-x") == 3
 
 
 async def test_explicit_since_id_leaves_the_saved_position_alone(relay: Relay) -> None:
@@ -97,7 +97,7 @@ async def test_explicit_since_id_leaves_the_saved_position_alone(relay: Relay) -
     async with Client(build_server(relay, identity="claude"), raise_exceptions=True) as client:
         result = await call(client, target="proj-x", since_id=2, timeout_s=5)
     assert [m["id"] for m in result["messages"]] == [3, 4]
-    assert relay.cursors.get("claude", "proj-x") == 0
+    assert relay.store.get_position("claude", "proj-x") == 0
 
 
 async def test_limit_and_has_more(relay: Relay) -> None:
@@ -174,7 +174,7 @@ def test_the_blocking_twin_follows_the_same_rules(relay: Relay) -> None:
     finally:
         timer.join()
     assert triples(result) == [(2, "codex", "yours")]
-    assert relay.cursors.get("claude", "proj-x") == 2
+    assert relay.store.get_position("claude", "proj-x") == 2
 
 
 def test_channel_watch_reads_only_after_a_change(relay: Relay) -> None:
@@ -199,8 +199,12 @@ from relay_stdio.server import build_server
 from shared.config import resolve_config
 from shared.relay import Relay
 
+BEFORE = (
+    "import sys; from shared.storage.files.store import FileStore as S; "
+    "S(sys.argv[1]).append('t', 'codex', 'before')"
+)
 POSTER = (
-    "import sys; from shared.store import FileStore as S; sys.stdin.readline(); "
+    "import sys; from shared.storage.files.store import FileStore as S; sys.stdin.readline(); "
     "S(sys.argv[1]).append('t', 'codex', 'during')"
 )
 
@@ -219,7 +223,8 @@ def seen(result):
 
 async def main(data_dir):
     relay = Relay(resolve_config({"data_dir": data_dir}, env={}))
-    relay.post("t", "before", "codex", source="cli")
+    # Posted by another process, so this one holds no channel handles it could give back under EMFILE.
+    subprocess.run([sys.executable, "-c", BEFORE, data_dir], check=True)
     poster = subprocess.Popen([sys.executable, "-c", POSTER, data_dir], stdin=subprocess.PIPE)
     outcome = {}
     async with Client(build_server(relay, identity="claude")) as client:

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from relay_web.app import body_limit
 from shared.relay import Relay
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 
 
 def post(client: FlaskClient, body: object, **kwargs: object):  # type: ignore[no-untyped-def]

@@ -64,7 +64,8 @@ def test_relay_web_serves_the_store_and_prints_url_and_registration(tmp_path: Pa
     data_dir = tmp_path / "store"
     with running_relay_web(tmp_path / "home", data_dir) as (base, printed):
         assert f"serving on {base}/" in printed
-        assert "claude mcp add relay --" in printed and f"--data-dir {data_dir}" in printed
+        assert f"--data-dir {data_dir} setup claude --apply" in printed
+        assert "claude mcp add --transport stdio --scope local relay --" in printed
         assert "[mcp_servers.relay]" in printed and f"Store: {data_dir}" in printed
         assert _request(f"{base}/healthz") == (200, b"ok")
         body = json.dumps({"target": "proj-x", "sender": "script", "text": "from a real server"}).encode()

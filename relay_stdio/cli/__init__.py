@@ -21,9 +21,11 @@ from shared.cli_options import store_options
 )
 @click.version_option(__version__, prog_name="relay")
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None, data_dir: Path | None, sender: str | None) -> None:
+def main(
+    ctx: click.Context, config_path: Path | None, data_dir: Path | None, store: str | None, sender: str | None
+) -> None:
     """Read and write the relay's channels from a terminal: the same store the agents use."""
-    ctx.obj = CliState({"config": config_path, "data_dir": data_dir, "sender": sender})
+    ctx.obj = CliState({"config": config_path, "data_dir": data_dir, "store": store, "sender": sender})
 
 
 for command in (post, tail, channels, search, config):
@@ -39,3 +41,11 @@ for command in (watch, hook, setup, codex_auto_review):
     main.add_command(command)
 
 main.add_command(check)
+
+from relay_stdio.cli.doctor import doctor  # noqa: E402
+
+main.add_command(doctor)
+
+from relay_stdio.cli.store_cmd import store  # noqa: E402
+
+main.add_command(store)

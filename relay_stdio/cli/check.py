@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from relay_stdio.cli.context import CliState, pass_state, user_errors
-from shared.check import check_store
-from shared.store import FileStore
+from shared.storage import check_store
 
 
 @click.command()
@@ -25,10 +24,7 @@ def check(state: CliState, targets: tuple[str, ...], repair: bool) -> None:
     found; with --repair, when some could not be repaired. Safe while agents keep posting.
     """
     with user_errors():
-        store = state.relay.store
-        if not isinstance(store, FileStore):
-            raise click.ClickException("relay check works on a local file store only")
-        report = check_store(store, targets, repair=repair)
+        report = check_store(state.relay.store, targets, repair=repair)
     for problem in report.problems:
         click.echo(problem.describe())
     for action in report.actions:

@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from relay_stdio.cli.context import CliState, pass_state, user_errors
-from shared.models import API_LIMIT_MAX, MAX_ID, decode_utf8
+from shared.explain import unknown_channel
+from shared.models import API_LIMIT_MAX, MAX_ID, decode_utf8, normalize_target
 from shared.records import calendar_time, display_sender, for_terminal, json_text
 from shared.search import SEARCH_DEFAULT_LIMIT, SEARCH_LIMIT_MAX
 from shared.waiting import ChannelWatch, wait_sync
@@ -96,6 +97,7 @@ def tail(state: CliState, target: str, since_id: int | None, limit: int, follow:
     """Show the messages of channel TARGET, oldest first; --follow waits for new ones."""
     relay = state.relay
     with user_errors():
+        _require_channel(state, target, follow)
         if since_id is None:
             batch = relay.recent(target, limit, API_LIMIT_MAX)
             last = batch[-1]["id"] if batch else relay.store.stats(target).latest_id
@@ -117,6 +119,17 @@ def tail(state: CliState, target: str, since_id: int | None, limit: int, follow:
                 last = batch[-1]["id"]
     except KeyboardInterrupt:
         return
+
+
+def _require_channel(state: CliState, target: str, follow: bool) -> None:
+    """Refuse a channel that does not exist (a typo prints nothing otherwise); --follow may wait for it."""
+    name = normalize_target(target)
+    if state.relay.store.stats(name).latest_id or name in state.config.channels:
+        return
+    missing = unknown_channel(name, state.relay.channels()["channels"])
+    if not follow:
+        raise missing
+    click.echo(f"relay: note: {missing}; waiting for its first message", err=True)
 
 
 @click.command()

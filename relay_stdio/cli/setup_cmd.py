@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from relay_stdio.cli.context import CliState, pass_state, user_errors
+from shared import clientconfig, clientremove
 from shared import clientsetup as cs
 from shared.waiting import MAX_TIMEOUT_S
 
@@ -24,7 +25,7 @@ def _target_option(func: click.decorators.FC) -> click.decorators.FC:
 
 @click.group()
 def setup() -> None:
-    """Print the exact registration for Claude Code or Codex; --apply makes the change."""
+    """Print the exact registration for Claude Code or Codex; --apply makes the change, --remove undoes it."""
 
 
 @setup.command("claude")
@@ -54,6 +55,9 @@ def setup() -> None:
     help="The project whose settings the local and project scopes change (default: here).",
 )
 @click.option("--apply", is_flag=True, help="Run claude mcp add and merge the hooks (with a backup).")
+@click.option(
+    "--remove", is_flag=True, help="Undo --apply for this scope: claude mcp remove and the relay's hooks."
+)
 @pass_state
 def claude(
     state: CliState,
@@ -65,11 +69,20 @@ def claude(
     no_hooks: bool,
     project_dir: Path,
     apply: bool,
+    remove: bool,
 ) -> None:
     """Claude Code: the claude mcp add command and the hooks for settings.json."""
+    if apply and remove:
+        raise click.UsageError("choose --apply or --remove, not both")
+    project = project_dir.resolve()
+    settings_path = cs.claude_settings_path(scope, Path.home(), project)
+    if remove:
+        with user_errors():
+            _claude_mcp_remove(scope)
+            click.echo(clientremove.remove_claude_hooks(settings_path))
+        return
     inst = cs.Installation.find(state.config)
     add = cs.claude_add_command(inst, identity, scope)
-    settings_path = cs.claude_settings_path(scope, Path.home(), project_dir.absolute())
     hooks = cs.claude_hooks(inst, target, identity, peer, wait_s)
     if not apply:
         click.echo(
@@ -84,9 +97,42 @@ def claude(
         _claude_mcp_add(add, scope)
         if not no_hooks:
             current = cs.read_json_settings(settings_path)
-            merged = cs.merge_claude_hooks(current, hooks, settings_path)
-            backup = cs.write_with_backup(settings_path, json.dumps(merged, indent=2) + "\n")
-            click.echo(f"hooks written to {settings_path}" + (f" (backup: {backup})" if backup else ""))
+            merged = json.dumps(cs.merge_claude_hooks(current, hooks, settings_path), indent=2) + "\n"
+            if cs.is_unchanged(settings_path, merged):
+                click.echo(f"hooks in {settings_path} already up to date (nothing written, no backup)")
+            else:
+                backup = cs.write_with_backup(settings_path, merged)
+                click.echo(f"hooks written to {settings_path}" + (f" (backup: {backup})" if backup else ""))
+        _warn_double_registration(scope, project)
+
+
+def _warn_double_registration(scope: str, project: Path) -> None:
+    """Hooks of every scope run, so the relay in two scopes waits and hands out messages twice."""
+    where = clientconfig.claude_scopes_with_relay(os.environ, Path.home(), project)
+    others = {other: what for other, what in where.items() if other != scope}
+    for other, what in others.items():
+        click.echo(
+            f"relay setup: warning: the relay is also registered for Claude Code in the {other} scope "
+            f"({' and '.join(what)}), as well as the {scope} scope. Claude Code runs the hooks of every "
+            "scope, so the Stop hook would wait and hand out each message twice, and the local server "
+            f"entry hides the others. Keep one: relay setup claude --remove --scope {other}",
+            err=True,
+        )
+
+
+def _claude_mcp_remove(scope: str) -> None:
+    remove = ["claude", "mcp", "remove", "--scope", scope, cs.SERVER_NAME]
+    if shutil.which("claude") is None:
+        click.echo(f"claude is not on PATH: unregister the server yourself with\n  {shlex.join(remove)}")
+        return
+    done = subprocess.run(remove, capture_output=True, text=True, check=False)
+    said = (done.stderr or done.stdout).strip()
+    if done.returncode == 0:
+        click.echo(f"unregistered from Claude Code: {shlex.join(remove)}")
+    elif "no mcp server named" in said.lower():
+        click.echo(f"no relay server registered with Claude Code in the {scope} scope")
+    else:
+        raise click.ClickException(f"{shlex.join(remove)} failed: {said}")
 
 
 def _claude_mcp_add(add: list[str], scope: str) -> None:
@@ -103,6 +149,17 @@ def _claude_mcp_add(add: list[str], scope: str) -> None:
     click.echo(f"registered with Claude Code: {shlex.join(add)}")
 
 
+def _apply_codex(path: Path, inst: cs.Installation, identity: str) -> None:
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    merged = cs.merge_codex_config(text, inst, identity, path)
+    table = f"[mcp_servers.{cs.SERVER_NAME}]"
+    if cs.is_unchanged(path, merged):
+        click.echo(f"{table} in {path} already up to date (nothing written, no backup)")
+        return
+    backup = cs.write_with_backup(path, merged)
+    click.echo(f"{table} written to {path}" + (f" (backup: {backup})" if backup else ""))
+
+
 @setup.command("codex")
 @_target_option
 @click.option("--identity", default="codex", show_default=True, help="Codex's relay identity.")
@@ -110,19 +167,21 @@ def _claude_mcp_add(add: list[str], scope: str) -> None:
 @click.option(
     "--apply", is_flag=True, help="Merge [mcp_servers.relay] into Codex's config.toml (with a backup)."
 )
+@click.option("--remove", is_flag=True, help="Undo --apply: take [mcp_servers.relay] out (with a backup).")
 @pass_state
-def codex(state: CliState, target: str, identity: str, peer: str, apply: bool) -> None:
+def codex(state: CliState, target: str, identity: str, peer: str, apply: bool, remove: bool) -> None:
     """Codex: the [mcp_servers.relay] block for config.toml and the auto-review loop command."""
-    inst = cs.Installation.find(state.config)
+    if apply and remove:
+        raise click.UsageError("choose --apply or --remove, not both")
     path = cs.codex_config_path(os.environ, Path.home())
+    if remove:
+        with user_errors():
+            click.echo(clientremove.remove_codex_server(path))
+        return
+    inst = cs.Installation.find(state.config)
     if apply:
         with user_errors():
-            text = path.read_text(encoding="utf-8") if path.exists() else ""
-            merged = cs.merge_codex_config(text, inst, identity, path)
-            backup = cs.write_with_backup(path, merged)
-        click.echo(
-            f"[mcp_servers.{cs.SERVER_NAME}] written to {path}" + (f" (backup: {backup})" if backup else "")
-        )
+            _apply_codex(path, inst, identity)
     else:
         click.echo(f"# Add to {path} (or run this again with --apply):")
         click.echo(cs.codex_toml_block(inst, identity))

@@ -61,15 +61,15 @@ def test_a_session_start_whose_turn_never_ran_hands_its_messages_again(data_dir:
     claude = Claude(data_dir)
     assert handed(claude.context("a", "SessionStart")) == [1]
     # Session a's model call fails: no Stop. Nothing counts as read, so session b gets it again.
-    assert relay.cursors.get("claude", "proj-x") == 0
+    assert relay.store.get_position("claude", "proj-x") == 0
     assert handed(claude.context("b", "SessionStart")) == [1]
     relay.post("proj-x", "and update the docs", "ada", source="web-ui")
     # Session b's first prompt: #1 is in its context already, only #2 is new.
     assert handed(claude.context("b", "UserPromptSubmit")) == [2]
-    assert relay.cursors.get("claude", "proj-x") == 0
+    assert relay.store.get_position("claude", "proj-x") == 0
     # The turn ran: its Stop moves the position past both, and finds nothing new.
     assert claude.stop("b") == ""
-    assert relay.cursors.get("claude", "proj-x") == 2
+    assert relay.store.get_position("claude", "proj-x") == 2
     assert claude.context("c", "SessionStart") == ""
 
 
@@ -79,10 +79,10 @@ def test_a_stop_block_counts_as_read_only_after_the_continued_turn(data_dir: Pat
     claude = Claude(data_dir)
     assert handed(claude.stop("a")) == [2]
     # The continued turn's model call fails and the session ends: the verdict is not lost.
-    assert relay.cursors.get("claude", "proj-x") == 0
+    assert relay.store.get_position("claude", "proj-x") == 0
     assert handed(claude.context("b", "SessionStart")) == [2]
     assert claude.stop("b") == ""
-    assert relay.cursors.get("claude", "proj-x") == 2
+    assert relay.store.get_position("claude", "proj-x") == 2
 
 
 def test_the_hand_test_in_docs_claude_md_never_moves_a_position(data_dir: Path, relay: Relay) -> None:
@@ -99,7 +99,7 @@ def test_the_hand_test_in_docs_claude_md_never_moves_a_position(data_dir: Path, 
             timeout=HANG_GUARD_S, check=True,
         )  # fmt: skip
         assert handed(json.loads(done.stdout)["reason"]) == [1]
-        assert relay.cursors.get("claude", "proj-x") == 0
+        assert relay.store.get_position("claude", "proj-x") == 0
         assert not hooks_dir.exists() or list(hooks_dir.iterdir()) == []
     # The real hook still hands the message over.
     assert handed(Claude(data_dir).stop("t")) == [1]

@@ -113,7 +113,8 @@ def test_inspector_lists_the_tools_with_their_input_schemas(inspector: Inspector
 
     fetch = tools["fetch_messages"]["inputSchema"]
     assert fetch["required"] == ["target"]
-    assert {"type": "integer", "minimum": 0} in fetch["properties"]["since_id"]["anyOf"]
+    since = next(s for s in fetch["properties"]["since_id"]["anyOf"] if s.get("type") == "integer")
+    assert since["minimum"] == 0 and since["maximum"] >= 2**63 - 1024  # MAX_ID, as a JavaScript number
     assert fetch["properties"]["limit"]["type"] == "integer"
     assert fetch["properties"]["limit"]["default"] == 50
 
@@ -191,7 +192,7 @@ def test_inspector_calls_every_tool_and_reads_back_by_id_sender_and_text(
         ("post_message", {"target": "proj-x"}, ["text", "Field required"]),
         ("post_message", {"target": "proj-x", "text": "   "}, ["text is required"]),
         ("post_message", {"target": "proj-x", "text": "x" * 300}, ["300 bytes", "max_message_bytes"]),
-        ("fetch_messages", {"target": "proj-x", "since_id": -1}, ["since_id", "greater than or equal to 0"]),
+        ("fetch_messages", {"target": "proj-x", "since_id": -1}, ["since_id must be a whole number >= 0"]),
         ("fetch_messages", {"target": "a/b"}, ["invalid target 'a/b'"]),
     ],
 )

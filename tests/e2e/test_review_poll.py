@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 from tests.e2e.web_server import running_relay_web
 
 pytestmark = [pytest.mark.e2e]

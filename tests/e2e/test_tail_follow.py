@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 from tests.e2e.conftest import child_env, relay_cli
 
 pytestmark = pytest.mark.e2e

@@ -43,7 +43,7 @@ mark("end", status=0)
 
 POSTER = """
 import sys
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 store = FileStore(sys.argv[1])
 for i in range(int(sys.argv[3])):
     store.append("proj-x", sys.argv[2], f"{sys.argv[2]} message {i}")

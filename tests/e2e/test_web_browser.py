@@ -14,7 +14,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright, expect
 
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 from shared.trust import source_title
 from tests.e2e.browser import CHROMIUM_ARGS, chromium_path
 from tests.e2e.conftest import child_env, relay_cli, relay_stdio_command

@@ -20,7 +20,7 @@ from playwright.async_api import Browser, Page, expect
 
 from shared.config import resolve_config
 from shared.relay import Relay as SharedRelay
-from shared.store import FileStore
+from shared.storage.files.store import FileStore
 from tests.e2e.test_web_browser import Offline, Relay, start
 from tests.e2e.test_web_browser import browser as browser  # the fixture, shared
 

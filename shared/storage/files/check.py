@@ -12,63 +12,19 @@ import os
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared import jsonl
 from shared.errors import StoreError
+from shared.explain import json_error_text
 from shared.models import normalize_target
 from shared.records import odd_values
-from shared.store import SUFFIX, FileStore, ScannedLine
+from shared.storage.files import jsonl
+from shared.storage.files.store import SUFFIX, FileStore, ScannedLine
+from shared.storage.report import CheckReport, Problem
 
 ID_MAX = 2**63 - 1  # the largest id any store holds (PostgreSQL's bigint; the array below)
 OURS = (".quarantine-", ".moved-")  # files relay check itself leaves beside a channel
 LOCK_SUFFIX = ".lock"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in the store, with the file and (for a line) the 1-based line number."""
-
-    path: Path
-    line: int | None
-    kind: str
-    detail: str
-    offset: int = 0
-    length: int = 0
-    repairable: bool = True  # --repair fixes it by moving lines or the entry aside
-    error: bool = True  # False for a note that does not make the check fail
-
-    def describe(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
-        return f"{where}: {self.kind}: {self.detail}"
-
-
-@dataclass
-class CheckReport:
-    """Everything one run of ``relay check`` found and did."""
-
-    files: int = 0
-    lines: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    actions: list[str] = field(default_factory=list)
-    repaired: int = 0
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.error]
-
-    @property
-    def unrepaired(self) -> int:
-        return len(self.errors) - self.repaired
-
-    def summary(self, repair: bool) -> str:
-        found = f"checked {self.files} channel file(s), {self.lines} line(s): {len(self.errors)} problem(s)"
-        if notes := len(self.problems) - len(self.errors):
-            found += f" and {notes} note(s)"
-        if not repair:
-            return found + (" (run `relay check --repair` to fix them)" if self.errors else "")
-        return f"{found}, {self.repaired} repaired, {self.unrepaired} left"
 
 
 class _LineRules:
@@ -148,8 +104,10 @@ def _why_not_a_record(data: bytes) -> str:
         value = json.loads(data)
     except RecursionError:
         return "JSON nested too deeply"
-    except ValueError as exc:
-        return f"not valid JSON ({getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')})"
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({json_error_text(exc, with_line=False)})"
+    except ValueError as exc:  # bytes that are not UTF-8
+        return f"not valid JSON ({exc})"
     if not isinstance(value, dict):
         return f"a JSON {type(value).__name__}, not an object"
     wanted = ("id", "ts", "target", "sender", "text")

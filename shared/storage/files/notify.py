@@ -1,7 +1,7 @@
 """Being told when a file in a folder changes (Linux inotify through ctypes), so waiters sleep until a
 post lands instead of waking every few milliseconds to look.
 
-Only the store hands these out (``FileStore.change_notifier``). Where inotify cannot be had (macOS,
+Only the store hands these out (``FileStore.subscribe``). Where inotify cannot be had (macOS,
 Windows, a container without it, the per-user limits reached, no descriptor left) it returns None and
 waiters fall back to comparing the channel's change token on a short timer; they also keep a slow timer
 when notified, because inotify does not see writes made by another machine on a network mount.

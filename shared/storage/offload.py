@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import anyio.to_thread
 
-from shared.locking import WouldWait, without_waiting
+from shared.storage.files.locking import WouldWait, without_waiting
 
 T = TypeVar("T")
 

@@ -4,7 +4,8 @@ Opening and closing two files per post costs as much as the rest of the append, 
 them open. Threads of one process share one descriptor per file and take turns through a mutex
 (``flock`` does not exclude two threads using the same descriptor); processes exclude each other
 with ``flock`` on the lock file, and again on the channel file itself, so that even a lock file
-removed while a writer holds it lets no second writer in. Only ``shared.store`` uses this module.
+removed while a writer holds it lets no second writer in. Only the file store (``store.py``) uses
+this module.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from shared.fsutil import open_private
-from shared.locking import LockFile, LockTimeout, WouldWait, waiting_allowed
+from shared.storage.files.locking import LockFile, LockTimeout, WouldWait, waiting_allowed
 
 DATA_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _EXISTING_DATA_FLAGS = DATA_FLAGS & ~os.O_CREAT
@@ -111,7 +112,7 @@ class HandleCache:
 
         Raises:
             LockTimeout: another thread or process held the channel for ``timeout_s``.
-            WouldWait: it was busy inside :func:`shared.locking.without_waiting`.
+            WouldWait: it was busy inside :func:`shared.storage.files.locking.without_waiting`.
             OSError: a file could not be opened (ELOOP for a symlink, EINVAL for a file that is not a
                 regular one; ``filename`` names it). Running out of descriptors (EMFILE, ENFILE) first
                 closes the idle handles and tries once more.

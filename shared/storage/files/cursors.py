@@ -6,48 +6,21 @@ A position only moves forward, whatever order concurrent readers of one identity
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
-from shared import locking
 from shared.errors import StoreBusy, StoreError
-from shared.fsutil import private_mkdir, write_atomically
+from shared.fsutil import identity_filename, private_mkdir, write_atomically
 from shared.models import normalize_sender, normalize_target
+from shared.storage.files import locking
 
 log = logging.getLogger("relay.cursors")
 
-
-# Most file systems allow 255 bytes per name; a 64-character non-ASCII sender escapes to 700+.
-_MAX_ESCAPED = 200
-
-
-def identity_from_filename(name: str) -> str:
-    """The (lower-cased) identity a cursor file belongs to; a shortened name ends in an ellipsis."""
-    stem = name[: -len(".json")] if name.endswith(".json") else name
-    stem, shortened, _ = stem.partition("~")
-    decoded = unquote(stem, encoding="utf-8", errors="replace")
-    return decoded + "\u2026" if shortened else decoded
-
-
-def identity_filename(identity: str) -> str:
-    """A file name for any sender string: ASCII letters, digits, '-' and '_' kept, the rest %XX-escaped.
-
-    A name that would escape to more than 200 characters is cut there and ends in ``~`` plus a hash of
-    the whole identity (``~`` is always escaped, so such a name never equals a plain escaped one).
-    """
-    folded = identity.lower().encode("utf-8")
-    safe = []
-    for byte in folded:
-        char = chr(byte)
-        safe.append(char if char.isascii() and (char.isalnum() or char in "-_") else f"%{byte:02X}")
-    name = "".join(safe)
-    if len(name) > _MAX_ESCAPED:
-        name = name[:_MAX_ESCAPED] + "~" + hashlib.sha256(folded).hexdigest()[:32]
-    return name + ".json"
+IDENTITY_KEY = "_identity"
+"""Where a positions file names its identity (a channel name never starts with '_')."""
 
 
 class CursorStore:
@@ -73,26 +46,30 @@ class CursorStore:
             return {}
         return {k: v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool) and v >= 0}
 
+    def all(self) -> dict[str, dict[str, int]]:
+        """Every saved position: identity (lower-cased) -> channel -> id."""
+        found: dict[str, dict[str, int]] = {}
+        try:
+            paths = sorted(self.dir.glob("*.json"))
+        except OSError:
+            return found
+        for path in paths:
+            positions = self._load(path)
+            try:
+                named = json.loads(path.read_text(encoding="utf-8")).get(IDENTITY_KEY)
+            except (OSError, ValueError, AttributeError):
+                named = None
+            identity = named if isinstance(named, str) else unquote(path.stem)
+            if "~" in path.stem and not isinstance(named, str):
+                log.warning("skipping %s: its identity is too long to recover from the file name", path)
+                continue
+            if positions:
+                found[identity.lower()] = positions
+        return found
+
     def get(self, identity: str, target: str) -> int:
         """The saved position of ``identity`` in ``target`` (0 when it has never fetched there)."""
         return self._load(self._path(identity)).get(normalize_target(target), 0)
-
-    def positions(self, target: str) -> dict[str, int]:
-        """Every identity's saved position in ``target`` (identities lower-cased, as the files name them).
-
-        Read without locks: each file is replaced atomically, so a reader sees the old or the new one.
-        """
-        target = normalize_target(target)
-        found: dict[str, int] = {}
-        try:
-            entries = sorted(self.dir.glob("*.json"))
-        except OSError:
-            return found
-        for path in entries:
-            position = self._load(path).get(target)
-            if position:
-                found[identity_from_filename(path.name)] = position
-        return found
 
     def advance(self, identity: str, target: str, latest_id: int) -> int:
         """Move the position forward to ``latest_id`` (never back) and return the saved value."""
@@ -114,7 +91,9 @@ class CursorStore:
                 value = new_value(old)
                 if value != old:
                     positions[target] = value
-                    data = json.dumps(positions, sort_keys=True).encode("utf-8")
+                    # The identity itself, for listing positions: a long one's file name is cut and hashed.
+                    named: dict[str, object] = {**positions, IDENTITY_KEY: normalize_sender(identity)}
+                    data = json.dumps(named, sort_keys=True).encode("utf-8")
                     write_atomically(path, data, what="the read position", fsync=self.fsync)
                 return value
         except locking.LockTimeout:

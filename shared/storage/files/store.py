@@ -13,16 +13,14 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from shared import jsonl, locking
 from shared.errors import InvalidInput, StoreBusy, StoreError
 from shared.fsutil import open_private, private_mkdir, sync_dir
-from shared.handles import OUT_OF_DESCRIPTORS, HandleCache
 from shared.models import (
     DEFAULT_MAX_MESSAGE_BYTES,
     LARGEST_MAX_MESSAGE_BYTES,
@@ -33,8 +31,11 @@ from shared.models import (
     validate_id,
     validate_text,
 )
-from shared.notify import Notifier, open_notifier
 from shared.search import Found, SearchQuery, newest_first
+from shared.storage.files import jsonl, locking
+from shared.storage.files.cursors import CursorStore
+from shared.storage.files.handles import OUT_OF_DESCRIPTORS, HandleCache
+from shared.storage.files.notify import Notifier, open_notifier
 
 log = logging.getLogger("relay.store")
 
@@ -46,35 +47,8 @@ SUFFIX = ".jsonl"
 COPY_CHUNK = 1024 * 1024
 # A read of fewer new messages than this walks back from the end; further back, a binary search.
 TAIL_READ_RECORDS = 64
+SMALL_PAGE_BYTES = 256 * 1024
 T = TypeVar("T")
-
-
-class Store(Protocol):
-    """What the front ends need from a store; a networked backend implements the same calls."""
-
-    data_dir: Path
-
-    def append(
-        self, target: str, sender: str, text: str, *, source: str | None = None, reply_to: int | None = None
-    ) -> Message: ...
-
-    def read_since(self, target: str, since_id: int, limit: int) -> tuple[list[Message], bool]: ...
-
-    def read_last(self, target: str, limit: int) -> list[Message]: ...
-
-    def read_before(self, target: str, before_id: int, limit: int) -> tuple[list[Message], bool]: ...
-
-    def list_channels(self) -> list[ChannelStats]: ...
-
-    def search(self, query: str, target: str | None, limit: int, deadline_s: float) -> list[Message]: ...
-
-    def stats(self, target: str) -> ChannelStats: ...
-
-    def ensure_writable(self) -> None: ...
-
-    def change_token(self, target: str) -> tuple[int, int, int]: ...
-
-    def change_notifier(self) -> Notifier | None: ...
 
 
 class FileStore:
@@ -116,7 +90,11 @@ class FileStore:
         self._channels_prefix = str(self.channels_dir) + os.sep
         self._locks_prefix = str(self.locks_dir) + os.sep
         self._handles = HandleCache()
+        self._positions = CursorStore(self.data_dir, lock_timeout_s, fsync)
+        self.description = str(self.data_dir)
         weakref.finalize(self, self._handles.close)
+
+    blocking = False  # every call is local file work; only a busy lock can make one wait
 
     # --- paths and files -------------------------------------------------------------------------
 
@@ -124,7 +102,7 @@ class FileStore:
         """The file of a channel; the name is validated first, so the path stays inside the store."""
         return self.channels_dir / (normalize_target(target) + SUFFIX)
 
-    def ensure_writable(self) -> None:
+    def ensure_ready(self) -> None:
         """Create the store's folders and prove they are writable, so start-up fails clearly, not a post."""
         try:
             for folder in (self.channels_dir, self.locks_dir):
@@ -236,20 +214,30 @@ class FileStore:
         return record
 
     def _append_locked(self, fd: int, target: str, fields: Message, body: bytes) -> Message:
+        inode, end, last_id = self._tail(fd, target)
+        record: Message = {"id": last_id + 1, "ts": round(time.time(), 6), **fields}
+        # The same bytes as encoding the whole record: id and time first, then the body's fields.
+        data = b'{"id": %d, "ts": %s, %s\n' % (record["id"], _ENCODER.encode(record["ts"]).encode(), body[1:])
+        self._write_at_end(fd, target, end, data, "Nothing was posted")
+        self._remember(target, inode, end + len(data), record)
+        return record
+
+    def _tail(self, fd: int, target: str) -> tuple[int, int, int]:
+        """(inode, end of complete lines, last id) of a locked channel file; a torn last line is cut."""
         st = os.fstat(fd)
         # The common case: nobody else wrote since our last append, so the file ends where we left it.
         cached = self._cached_stats(target, st.st_ino, st.st_size)
         if cached is not None:
-            end, last_id = st.st_size, cached.latest_id
-        else:
-            end, last_id = jsonl.end_and_last_id(fd, st.st_size, self._bad_line(target))
-            if end != st.st_size:
-                # A writer died mid-line: cut the torn tail so the file stays valid JSONL.
-                log.warning("channel %s: removing a torn last line of %d bytes", target, st.st_size - end)
-                os.ftruncate(fd, end)
-        record: Message = {"id": last_id + 1, "ts": round(time.time(), 6), **fields}
-        # The same bytes as encoding the whole record: id and time first, then the body's fields.
-        data = b'{"id": %d, "ts": %s, %s\n' % (record["id"], _ENCODER.encode(record["ts"]).encode(), body[1:])
+            return st.st_ino, st.st_size, cached.latest_id
+        end, last_id = jsonl.end_and_last_id(fd, st.st_size, self._bad_line(target))
+        if end != st.st_size:
+            # A writer died mid-line: cut the torn tail so the file stays valid JSONL.
+            log.warning("channel %s: removing a torn last line of %d bytes", target, st.st_size - end)
+            os.ftruncate(fd, end)
+        return st.st_ino, end, last_id
+
+    def _write_at_end(self, fd: int, target: str, end: int, data: bytes, outcome: str) -> None:
+        """Append ``data`` (whole lines) to a locked channel file; on failure take it all back."""
         try:
             written = os.write(fd, data)
             while written < len(data):
@@ -262,11 +250,27 @@ class FileStore:
             except OSError:
                 log.error("channel %s: could not remove a partial line after a failed write", target)
             raise StoreError(
-                f"could not write to channel {target!r}: {exc.strerror or exc}. Nothing was posted; "
+                f"could not write to channel {target!r}: {exc.strerror or exc}. {outcome}; "
                 "free disk space or fix permissions and retry"
             ) from None
-        self._remember(target, st.st_ino, end + len(data), record)
-        return record
+
+    def import_records(self, target: str, records: list[Message]) -> int:
+        """Append records under their own ids (``relay store copy``), skipping ids the channel already has.
+
+        Returns how many were written; later appends continue after the largest id.
+        """
+        target = normalize_target(target)
+        with self._locked(target) as fd:
+            inode, end, last_id = self._tail(fd, target)
+            fresh = [r for r in records if isinstance(r.get("id"), int) and r["id"] > last_id]
+            fresh.sort(key=lambda r: r["id"])
+            if not fresh:
+                return 0
+            lines = [_ENCODER.encode({**r, "target": target}).encode("utf-8") + b"\n" for r in fresh]
+            data = b"".join(lines)
+            self._write_at_end(fd, target, end, data, "Nothing of this batch was copied")
+            self._remember(target, inode, end + len(data), {**fresh[-1], "target": target})
+        return len(fresh)
 
     # --- the tail cache ----------------------------------------------------------------------------
 
@@ -350,7 +354,7 @@ class FileStore:
     def stats(self, target: str) -> ChannelStats:
         """Count, latest id, last time and last sender of one channel (zeros if it has no messages)."""
         target = normalize_target(target)
-        inode, size, _ = self.change_token(target)  # one stat: enough when the cache knows this state
+        inode, size, _ = self.version(target)  # one stat: enough when the cache knows this state
         cached = self._cached_stats(target, inode, size)
         if cached is not None:
             return cached
@@ -365,7 +369,7 @@ class FileStore:
             last = jsonl.last_record(fd, end, self.max_line, self._bad_line(target))
             return self._remember(target, inode, end, last)
 
-    def change_token(self, target: str) -> tuple[int, int, int]:
+    def version(self, target: str) -> tuple[int, int, int]:
         """A cheap value that differs whenever the channel's file was appended to, cut or replaced.
 
         (inode, size, mtime in ns) from one ``stat`` call, without opening the file: waiters compare it
@@ -380,14 +384,49 @@ class FileStore:
             raise StoreError(f"cannot stat channel file {path}: {exc.strerror or exc}") from None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def change_notifier(self) -> Notifier | None:
-        """A descriptor that becomes readable when any channel file changes (None: poll instead)."""
+    def subscribe(self, targets: Collection[str] | None = None) -> Notifier | None:
+        """Be told when a channel file changes (inotify on the channels folder; any channel wakes every
+        subscriber, who re-checks its own); None where inotify cannot be used: poll instead."""
         if not self._dirs_ready:
             try:
                 self._make_dirs()
             except StoreError:
                 return None
         return open_notifier(self.channels_dir)
+
+    def cheap_read(self, target: str, limit: int) -> bool:
+        """Whether ``limit`` messages of ``target`` come to at most ~256 KiB, judged by its mean line.
+
+        A page that size reads and decodes in about a millisecond, little enough to do on an event
+        loop; a page of large messages (up to 200 x 256 KiB) is read on a worker thread instead.
+        """
+        _, size, _ = self.version(target)
+        if size <= SMALL_PAGE_BYTES:
+            return True
+        pages = limit * size  # limit x mean line, times the message count
+        return pages <= SMALL_PAGE_BYTES * self.stats(target).latest_id
+
+    # --- read positions (``<data_dir>/cursors/``, see cursors.py) ------------------------------------
+
+    def get_position(self, identity: str, target: str) -> int:
+        """``identity``'s saved read position in ``target`` (0 when it has never read there)."""
+        return self._positions.get(identity, target)
+
+    def advance_position(self, identity: str, target: str, latest_id: int) -> int:
+        """Move ``identity``'s read position in ``target`` forward to ``latest_id`` (never back)."""
+        return self._positions.advance(identity, target, latest_id)
+
+    def reset_position(self, identity: str, target: str, position: int) -> int:
+        """Set a read position to exactly ``position`` (a channel that was emptied or replaced)."""
+        return self._positions.reset(identity, target, position)
+
+    def positions(self) -> dict[str, dict[str, int]]:
+        """Every saved read position: identity -> channel -> id."""
+        return self._positions.all()
+
+    def close(self) -> None:
+        """Close the descriptors this store keeps open between appends."""
+        self._handles.close()
 
     def _channel_dir_entries(self, folder: Path | None = None) -> list[os.DirEntry[str]]:
         """The entries of the channels folder, or of ``folder`` (none before the first post)."""

@@ -1,0 +1,1 @@
+"""The PostgreSQL backend: ``store = "postgresql://..."``. Needs the ``postgres`` extra (psycopg 3)."""
