@@ -72,6 +72,9 @@ def test_non_ascii_text_and_unicode_case_folding_match(search_store: Store) -> N
     search_store.append("proj-x", "claude", "Temperatur 300 \u212a (Kelvin sign)")  # folds to "k"
     search_store.append("proj-x", "codex", "日本語のレビュー: 承認")
     assert [m["id"] for m in search_store.search("straße", "proj-x", 50, 5.0)] == [1]
+    search_store.append("proj-x", "alice", "Die Straße ist frei")  # and the other way round
+    assert [m["id"] for m in search_store.search("STRASSE", "proj-x", 50, 5.0)] == [4, 1]
+    assert [m["id"] for m in search_store.search("frei", "proj-x", 50, 5.0)] == [4]
     assert [m["id"] for m in search_store.search("300 k", "proj-x", 50, 5.0)] == [2]
     assert [m["id"] for m in search_store.search("承認", "proj-x", 50, 5.0)] == [3]
 

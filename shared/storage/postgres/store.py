@@ -88,10 +88,17 @@ def _search_page(
     if after is not None:
         where.append("(ts, channel, id) < (%s, %s, %s)")
         params.extend(after)
-    if query.ascii_words is not None:  # ASCII folds the same in Python and PostgreSQL
-        for word in query.words:
-            where.append("strpos(lower(text || E'\\n' || sender), %s) > 0")
-            params.append(word)
+    # Python's case folding and PostgreSQL's lower() agree on ASCII text only ("Straße" folds to
+    # "strasse"): an ASCII row is narrowed in SQL, a row with any other character is always checked
+    # by Python. A word that is not ASCII once folded can only be in a row that is not ASCII.
+    haystack = "(text || E'\\n' || sender)"
+    not_ascii = f"octet_length{haystack} <> char_length{haystack}"
+    if query.ascii_words is None:
+        where.append(not_ascii)
+    else:
+        words = " AND ".join(f"strpos(lower{haystack}, %s) > 0" for _ in query.words)
+        where.append(f"(({words}) OR {not_ascii})")
+        params.extend(query.words)
     condition = " AND ".join(where) if where else "TRUE"
     sql = (
         f"SELECT {_COLUMNS} FROM relay_messages WHERE {condition} "
@@ -363,8 +370,7 @@ class PostgresStore:
     def search(self, query: str, target: str | None, limit: int, deadline_s: float) -> Found:
         """Messages holding every word of ``query``, newest first (the rules of ``shared/search.py``).
 
-        The database narrows each page with ``strpos`` on the lower-cased text and sender for the
-        words ``lower`` folds as Python does (ASCII words), and Python checks every candidate with the
+        The database narrows each page (``_search_page``) and Python checks every candidate with the
         same rule as the files, so both backends answer alike; pages of ``_SEARCH_PAGE`` rows are read
         newest first until ``limit`` matches or ``deadline_s``.
         """
