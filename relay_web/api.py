@@ -1,4 +1,4 @@
-"""The JSON API for scripts and the original relay's clients: /api/channels and /api/messages."""
+"""The JSON API for scripts and the original relay's clients: /api/channels, /api/messages and more."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from relay_web.security import check_write
 from relay_web.state import web
 from shared.errors import InvalidInput
 from shared.models import API_LIMIT_MAX, DEFAULT_LIMIT, normalize_target
+from shared.search import SEARCH_LIMIT_MAX
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -60,6 +61,20 @@ def messages() -> dict[str, Any]:
             found, has_more = relay.latest(target, limit, API_LIMIT_MAX)
         latest = found[-1]["id"] if found else 0
     return {"target": target, "messages": found, "latest_id": latest, "has_more": has_more}
+
+
+@bp.get("/search")
+def search() -> dict[str, Any]:
+    """Messages holding every word of ``q``, newest first, in ``target`` or every channel."""
+    limit = int_arg("limit", f"a whole number from 1 to {SEARCH_LIMIT_MAX}")
+    target = request.args.get("target") or None
+    return web().relay.search(request.args.get("q", ""), target=target, limit=limit)
+
+
+@bp.get("/presence")
+def presence() -> dict[str, Any]:
+    """Who is active in ``target``: each identity's last post, read position and whether it waits now."""
+    return web().relay.presence(request.args.get("target", ""))
 
 
 @bp.post("/messages")

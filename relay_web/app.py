@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 
-from relay_web import api, auth, mcp, meta, pages, security
+from relay_web import api, auth, browse, mcp, meta, pages, security
 from relay_web.errors import register_error_handlers
 from relay_web.hosts import HostRules
 from relay_web.render import Renderer
@@ -104,7 +104,7 @@ def create_app(
         default_sender=_default_sender(config),
         code_css=pages.pygments_css(),
     )
-    for blueprint in (security.bp, api.bp, pages.bp, meta.bp, auth.bp):
+    for blueprint in (security.bp, api.bp, pages.bp, browse.bp, meta.bp, auth.bp):
         app.register_blueprint(blueprint)
     mcp.register(app, app.extensions[EXTENSION].relay)
     register_error_handlers(app)

@@ -9,7 +9,15 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from relay_web.security import wants_json
-from shared.errors import ChannelNotFound, InvalidInput, MessageTooLarge, RelayError, StoreBusy, StoreError
+from shared.errors import (
+    ChannelNotFound,
+    InvalidInput,
+    MessageNotFound,
+    MessageTooLarge,
+    RelayError,
+    StoreBusy,
+    StoreError,
+)
 
 log = logging.getLogger("relay.web")
 
@@ -18,6 +26,7 @@ STATUS_OF: tuple[tuple[type[RelayError], int], ...] = (
     (MessageTooLarge, 413),
     (InvalidInput, 400),
     (ChannelNotFound, 404),
+    (MessageNotFound, 404),
     (StoreBusy, 503),
     (StoreError, 500),
 )

@@ -6,6 +6,7 @@ from typing import Any
 
 from shared import __version__
 from shared.models import API_LIMIT_MAX, DEFAULT_LIMIT, MAX_ID
+from shared.search import QUERY_MAX_CHARS, SEARCH_DEFAULT_LIMIT, SEARCH_LIMIT_MAX
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -192,6 +193,7 @@ def openapi_spec(max_message_bytes: int) -> dict[str, Any]:
                     },
                 },
             },
+            **_viewer_paths(refused),
             "/healthz": {
                 "get": {
                     "summary": "Liveness",
@@ -213,5 +215,86 @@ def openapi_spec(max_message_bytes: int) -> dict[str, Any]:
                 },
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _viewer_paths(refused: dict[str, Any]) -> dict[str, Any]:
+    """``/api/search`` and ``/api/presence``: finding messages and seeing who is active."""
+    messages = {"type": "array", "items": {"$ref": "#/components/schemas/Message"}}
+    member = {
+        "type": "object",
+        "properties": {
+            "identity": {"type": "string"},
+            "last_post_id": {"type": ["integer", "null"]},
+            "last_post_ts": {"type": ["number", "null"]},
+            "read_id": {"type": "integer", "description": "saved read position: has read every id <= it"},
+            "waiting_since": {"type": ["number", "null"], "description": "epoch seconds; null: not waiting"},
+        },
+    }
+    target = {"name": "target", "in": "query", "schema": TARGET_SCHEMA}
+    return {
+        "/api/search": {
+            "get": {
+                "summary": "Find messages holding every word of q (case-insensitive), newest first",
+                "parameters": [
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "required": True,
+                        "description": f"one or more words, 1 to {QUERY_MAX_CHARS} characters",
+                        "schema": {"type": "string", "minLength": 1, "pattern": f"[^{_SPACE}]"},
+                    },
+                    {
+                        **target,
+                        "description": "search only this channel; empty or absent: every channel",
+                        "allowEmptyValue": True,
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "description": f"1..{SEARCH_LIMIT_MAX} (clamped); empty is the same as absent",
+                        "allowEmptyValue": True,
+                        "schema": {"type": "integer", "default": SEARCH_DEFAULT_LIMIT},
+                    },
+                ],
+                "responses": {
+                    "200": _json(
+                        "the matches; complete is false when the time budget ran out first",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "query": {"type": "string"},
+                                "target": {"type": ["string", "null"]},
+                                "messages": messages,
+                                "complete": {"type": "boolean"},
+                            },
+                        },
+                    ),
+                    "400": _error("a blank or too long query, a bad target or limit"),
+                    "403": refused,
+                },
+            }
+        },
+        "/api/presence": {
+            "get": {
+                "summary": "Who is active in a channel: last post, read position, waiting now",
+                "parameters": [{**target, "required": True}],
+                "responses": {
+                    "200": _json(
+                        "one entry per identity, the most recently active first",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "target": {"type": "string"},
+                                "latest_id": {"type": "integer"},
+                                "members": {"type": "array", "items": member},
+                            },
+                        },
+                    ),
+                    "400": _error("a bad target"),
+                    "403": refused,
+                },
+            }
         },
     }

@@ -14,7 +14,7 @@ from relay_web.api import int_arg
 from relay_web.state import web
 from shared.errors import InvalidInput
 from shared.loopguard import LoopGuard
-from shared.models import Message, normalize_target
+from shared.models import TARGET_RULE, Message, normalize_target
 from shared.records import calendar_time, display_sender, reply_id
 from shared.trust import source_of, source_title
 
@@ -23,9 +23,10 @@ bp = Blueprint("pages", __name__)
 PAGE_SIZE = 50  # messages a channel page opens with, and loads per "load older"
 UPDATE_BATCH = 200  # messages one live-update poll returns at most
 SENDER_COLOURS = 8
+EXCERPT_CHARS = 140
 
 
-def _channel_or_404(target: str) -> str:
+def channel_or_404(target: str) -> str:
     try:
         return normalize_target(target)
     except InvalidInput as exc:
@@ -39,9 +40,12 @@ def message_view(record: Message) -> dict[str, Any]:
     when = calendar_time(record.get("ts"))
     return {
         "id": record["id"],
+        "target": record.get("target") if isinstance(record.get("target"), str) else "",
         "sender": sender,
-        # A stable colour per sender without inline styles (the CSP forbids them): one of 8 classes.
-        "colour": zlib.crc32(sender.encode("utf-8")) % SENDER_COLOURS,
+        # A stable colour per sender without inline styles (the CSP forbids them): one of 8 classes,
+        # which the page's script moves to a free one when two senders on a page share it.
+        "colour": (key := zlib.crc32(sender.encode("utf-8"))) % SENDER_COLOURS,
+        "sender_key": f"{key:08x}",
         "ts": float(record["ts"]) if when else None,
         "iso": when.isoformat().replace("+00:00", "Z") if when else "",
         "utc": when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "unknown time",
@@ -53,15 +57,38 @@ def message_view(record: Message) -> dict[str, Any]:
 
 
 def _rendered(messages: list[Message]) -> list[dict[str, Any]]:
+    """Messages as the page inserts them, with what a desktop notification and a thread page need."""
     macro = get_template_attribute("_message.html", "message")
-    return [{"id": m["id"], "html": str(macro(message_view(m)))} for m in messages]
+    return [
+        {
+            "id": m["id"],
+            "html": str(macro(message_view(m))),
+            "reply_to": reply_id(m.get("reply_to")),
+            "sender": display_sender(m.get("sender")),
+            "excerpt": excerpt(m.get("text")),
+        }
+        for m in messages
+    ]
 
 
-def _page_context() -> dict[str, Any]:
+def excerpt(text: object, length: int = EXCERPT_CHARS) -> str:
+    """The start of a message's text on one line, for a desktop notification."""
+    flat = " ".join(text.split()) if isinstance(text, str) else ""
+    return flat if len(flat) <= length else flat[: length - 1] + "\u2026"
+
+
+def viewer_order(details: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Channels with messages first (by name), then the empty seed channels: what is live leads."""
+    return sorted(details, key=lambda d: (d["count"] == 0, d["target"]))
+
+
+def page_context() -> dict[str, Any]:
+    """What every page with a composer needs: the default sender, the channel names and their rule."""
     state = web()
     return {
         "default_sender": state.default_sender,
         "channel_names": state.relay.channels()["channels"],
+        "target_rule": TARGET_RULE[0].upper() + TARGET_RULE[1:] + ".",
     }
 
 
@@ -69,13 +96,13 @@ def _page_context() -> dict[str, Any]:
 def index() -> str:
     """Every channel with its message count, last sender and last activity."""
     listing = web().relay.channels()
-    return render_template("index.html", details=listing["details"], **_page_context())
+    return render_template("index.html", details=viewer_order(listing["details"]), **page_context())
 
 
 @bp.get("/channels/<target>")
 def channel(target: str) -> str | BaseResponse:
     """A conversation: the latest page of messages, oldest at the top, with live updates."""
-    name = _channel_or_404(target)
+    name = channel_or_404(target)
     if name != target:
         return redirect(url_for("pages.channel", target=name), 308)
     found, has_older = web().relay.latest(name, PAGE_SIZE, PAGE_SIZE)
@@ -86,7 +113,7 @@ def channel(target: str) -> str | BaseResponse:
         has_older=has_older,
         latest_id=found[-1]["id"] if found else 0,
         loop_guard=_loop_guard(name),
-        **_page_context(),
+        **page_context(),
     )
 
 
@@ -96,10 +123,17 @@ def _loop_guard(name: str) -> dict[str, int | bool]:
     return LoopGuard(relay.config.loop_guard).status(relay.store, name)
 
 
+@bp.get("/ui/channels")
+def channel_rows() -> dict[str, Any]:
+    """The channel list as the index page polls it: in viewer order, empty seed channels last."""
+    listing = web().relay.channels()
+    return {"channels": listing["channels"], "details": viewer_order(listing["details"])}
+
+
 @bp.get("/ui/channels/<target>/updates")
 def updates(target: str) -> dict[str, Any]:
     """Rendered messages after ``since_id``, polled by an open channel page about once a second."""
-    name = _channel_or_404(target)
+    name = channel_or_404(target)
     since_id = int_arg("since_id", "a message id (a whole number >= 0)") or 0
     found, has_more = web().relay.after(name, since_id, UPDATE_BATCH, UPDATE_BATCH)
     latest = found[-1]["id"] if found else since_id
@@ -114,7 +148,7 @@ def updates(target: str) -> dict[str, Any]:
 @bp.get("/ui/channels/<target>/older")
 def older(target: str) -> dict[str, Any]:
     """Rendered messages before ``before_id``, for "load older"."""
-    name = _channel_or_404(target)
+    name = channel_or_404(target)
     before_id = int_arg("before_id", "a message id (a whole number >= 1)")
     if before_id is None:
         raise InvalidInput("before_id is required: the id of the oldest message the page shows")

@@ -10,7 +10,8 @@ Usage:
     scripts/bench.py                 # the full run (several minutes; builds a 1M-message channel)
     scripts/bench.py --quick         # under a minute, smaller sizes (CI runs this, reporting only)
     scripts/bench.py --json out.json # where the raw numbers go (default: bench-results.json)
-    scripts/bench.py --only reads    # one section: writes, latency, reads, stdio, wait, web, render, postgres
+    scripts/bench.py --only reads    # one section (repeatable): writes, latency, reads, stdio, wait,
+                                     # push, web, render, postgres, search
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import bench_search  # type: ignore[import-not-found]  # scripts/ is on the path of scripts/bench.py
+
 from shared.config import resolve_config
 from shared.relay import Relay
 from shared.storage.files.store import FileStore
@@ -683,6 +685,8 @@ def render_table(results: dict[str, Any]) -> str:
         from bench_postgres import render_postgres
 
         render_postgres(sections["postgres"], row)
+    if "search" in sections:
+        bench_search.render(row, sections["search"])
     lines.append("-" * 100)
     summary = f"{len(misses)} of {checked} rows with a target missed it"
     lines.append(summary + (": " + "; ".join(misses) if misses else ""))
@@ -717,4 +721,5 @@ ALL: dict[str, Callable[..., dict[str, Any]]] = {
     "web": section_web,
     "render": section_render,
     "postgres": section_postgres,
+    "search": bench_search.section_search,
 }

@@ -31,6 +31,10 @@ class ChannelNotFound(RelayError, LookupError):
     """A channel that has no messages and is not a seed channel (HTTP 404)."""
 
 
+class MessageNotFound(RelayError, LookupError):
+    """A message id that a channel does not hold (HTTP 404)."""
+
+
 class StoreBusy(RelayError, TimeoutError):
     """The channel lock could not be had within the configured bound (HTTP 503)."""
 

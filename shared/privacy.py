@@ -21,8 +21,8 @@ from shared.config import Config
 from shared.fsutil import DIR_MODE, FILE_MODE
 
 # The folders the relay makes in the data dir (channels, locks, read positions, hook and watch state,
-# logs); everything in them is the relay's.
-STORE_FOLDERS = ("channels", "locks", "cursors", "hooks", "watch", "log")
+# logs, waits in progress); everything in them is the relay's.
+STORE_FOLDERS = ("channels", "locks", "cursors", "hooks", "watch", "log", "presence")
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 

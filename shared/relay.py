@@ -21,7 +21,10 @@ from shared.models import (
     normalize_target,
     validate_id,
 )
+from shared.presence import channel_presence
+from shared.search import SEARCH_BUDGET_S, SearchQuery, search_limit
 from shared.storage import MessageStore, open_store
+from shared.threads import thread_of
 
 log = logging.getLogger("relay.positions")
 
@@ -181,3 +184,29 @@ class Relay:
                 stats[seed] = self.store.stats(seed)
         names = sorted(stats)
         return {"channels": names, "details": [stats[name].as_dict() for name in names]}
+
+    def search(self, query: str, *, target: str | None = None, limit: object = None) -> dict[str, Any]:
+        """Messages whose text or sender holds every word of ``query``, newest first (shared/search.py).
+
+        Returns:
+            ``{"query", "target", "messages", "complete"}``; ``complete`` is False when the store ran
+            out of its time budget before it had looked at every message.
+        """
+        parsed = SearchQuery.parse(query)
+        channel = normalize_target(target) if target else None
+        count = search_limit(limit)
+        found = self.store.search(parsed.text, channel, count, SEARCH_BUDGET_S)
+        complete = bool(getattr(found, "complete", True))
+        log_tool_call(
+            "search_messages", target=channel, query_len=len(parsed.text), limit=count,
+            returned=len(found), complete=complete,
+        )  # fmt: skip
+        return {"query": parsed.text, "target": channel, "messages": list(found), "complete": complete}
+
+    def presence(self, target: str) -> dict[str, Any]:
+        """Who is active in ``target``: last post, read position and waiting now (shared/presence.py)."""
+        return channel_presence(self.store, self.config.data_dir, target)
+
+    def thread(self, target: str, message_id: object) -> dict[str, Any]:
+        """The thread holding ``message_id``: its root, the chain and every answer (shared/threads.py)."""
+        return thread_of(self.store, target, message_id)

@@ -36,6 +36,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from shared import presence
 from shared.errors import InvalidInput
 from shared.logs import log_tool_call
 from shared.models import (
@@ -348,7 +349,8 @@ async def wait_for_messages(
     ), in_place=not relay.store.blocking)  # fmt: skip
     started = time.monotonic()
     try:
-        found = await wait_async(request.watch(), request.timeout_s, on_progress)
+        with presence.waiting(relay.config.data_dir, request.identity, request.target):
+            found = await wait_async(request.watch(), request.timeout_s, on_progress)
     except anyio.get_cancelled_exc_class():
         # Logged so a cancelled wait can be told from one still running; nothing was read or saved.
         with anyio.CancelScope(shield=True):
@@ -374,5 +376,6 @@ def wait_for_messages_sync(
         from_sender=from_sender, limit=limit,
     )  # fmt: skip
     started = time.monotonic()
-    found = wait_sync(request.watch(), request.timeout_s)
+    with presence.waiting(relay.config.data_dir, request.identity, request.target):
+        found = wait_sync(request.watch(), request.timeout_s)
     return request.finish(found, time.monotonic() - started)

@@ -33,7 +33,13 @@ async def error_of(client: Client, tool: str, **arguments: Any) -> str:
 async def test_tools_are_listed_with_described_arguments(relay: Relay) -> None:
     async with Client(build_server(relay), raise_exceptions=True) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(tools) == {"post_message", "fetch_messages", "wait_for_messages", "list_channels"}
+    assert set(tools) == {
+        "post_message",
+        "fetch_messages",
+        "wait_for_messages",
+        "list_channels",
+        "search_messages",
+    }
     post = tools["post_message"].input_schema
     assert post["required"] == ["target", "text"]
     for name, prop in post["properties"].items():

@@ -151,3 +151,46 @@ def test_assets_are_served_by_the_app_itself(client: FlaskClient) -> None:
     text = css.get_data(as_text=True)
     assert ".highlight .gd" in text and ":root[data-theme=dark] .highlight" in text
     assert "prefers-color-scheme: dark" in text
+
+
+def test_empty_seed_channels_come_after_channels_with_messages(client: FlaskClient, relay: Relay) -> None:
+    relay.post("zeta", "hello", "claude", source="api")
+    html = client.get("/").get_data(as_text=True)
+    order = re.findall(r'<tr data-target="([^"]+)"', html)
+    assert order == ["zeta", "claude", "codex", "proj-x"]
+    polled = client.get("/ui/channels").get_json()
+    assert [d["target"] for d in polled["details"]] == order
+    assert polled["channels"] == ["claude", "codex", "proj-x", "zeta"]  # the API keeps its sorted list
+
+
+def test_the_search_page_lists_matches_linked_to_their_channel(client: FlaskClient, relay: Relay) -> None:
+    relay.post("proj-x", "the login limiter", "claude", source="api")
+    relay.post("other", "LOGIN again", "codex", source="api")
+    relay.post("other", "nothing here", "codex", source="api")
+    html = client.get("/search?q=login").get_data(as_text=True)
+    assert "2 messages holding every word of <strong>login</strong>" in html
+    assert html.index('href="/channels/other#m-1"') < html.index('href="/channels/proj-x#m-1"')
+    assert "nothing here" not in html
+    one = client.get("/search?q=login&target=proj-x").get_data(as_text=True)
+    assert "1 message holding" in one and "LOGIN again" not in one
+    assert "holding every word" not in client.get("/search").get_data(as_text=True)
+    blank = client.get("/search?q=x&target=a/b")
+    assert blank.status_code == 400 and "channel name" in blank.get_data(as_text=True)
+
+
+def test_the_footer_api_link_opens_a_readable_page_of_every_endpoint(client: FlaskClient) -> None:
+    home = client.get("/").get_data(as_text=True)
+    assert '<a href="/api">API</a>' in home
+    page = client.get("/api")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    spec = client.get("/openapi.json").get_json()
+    for path, methods in spec["paths"].items():
+        for method in methods:
+            assert f"<code>{method.upper()} {path}</code>" in html
+    assert "<code>q</code>" in html and "<code>reply_to</code>" in html
+
+
+def test_the_composer_states_the_channel_rule(client: FlaskClient) -> None:
+    html = client.get("/channels/proj-x").get_data(as_text=True)
+    assert 'title="A channel name is 1 to 64 characters of letters, digits' in html

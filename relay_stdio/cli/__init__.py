@@ -1,4 +1,4 @@
-"""``relay``: the relay's command line for people and scripts (post, tail, channels, config)."""
+"""``relay``: the relay's command line for people and scripts (post, tail, channels, search, config)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 
 from relay_stdio.cli.check import check
 from relay_stdio.cli.context import CliState
-from relay_stdio.cli.messages import channels, post, tail
+from relay_stdio.cli.messages import channels, post, search, tail
 from relay_stdio.cli.settings import config
 from shared import __version__
 from shared.cli_options import store_options
@@ -28,7 +28,7 @@ def main(
     ctx.obj = CliState({"config": config_path, "data_dir": data_dir, "store": store, "sender": sender})
 
 
-for command in (post, tail, channels, config):
+for command in (post, tail, channels, search, config):
     main.add_command(command)
 
 # Automation: relay watch, relay hook and relay setup (docs/automation.md, docs/claude.md, docs/codex.md).

@@ -1,4 +1,4 @@
-"""``relay post``, ``relay tail`` and ``relay channels``: a person's way into a conversation."""
+"""``relay post``, ``tail``, ``channels`` and ``search``: a person's way into a conversation."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from relay_stdio.cli.context import CliState, pass_state, user_errors
 from shared.explain import unknown_channel
 from shared.models import API_LIMIT_MAX, MAX_ID, decode_utf8, normalize_target
 from shared.records import calendar_time, display_sender, for_terminal, json_text
+from shared.search import SEARCH_DEFAULT_LIMIT, SEARCH_LIMIT_MAX
 from shared.waiting import ChannelWatch, wait_sync
 
 
@@ -146,3 +147,32 @@ def channels(state: CliState, as_json: bool) -> None:
         when = _local_time(row["last_ts"]) if row["last_ts"] is not None else "-"
         sender = for_terminal(row["last_sender"] or "-")
         click.echo(f"{row['target']:<24} {row['count']:>7}  {sender:<16} {when}")
+
+
+@click.command()
+@click.argument("query")
+@click.option("--target", "-t", metavar="CHANNEL", help="Search only this channel (default: every channel).")
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, SEARCH_LIMIT_MAX),
+    default=SEARCH_DEFAULT_LIMIT,
+    show_default=True,
+    help="Most messages to show.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print each message as one JSON line (like the store).")
+@pass_state
+def search(state: CliState, query: str, target: str | None, limit: int, as_json: bool) -> None:
+    """Find messages whose text or sender holds every word of QUERY, newest first."""
+    with user_errors():
+        result = state.relay.search(query, target=target, limit=limit)
+    for record in result["messages"]:
+        if as_json:
+            click.echo(_format(record, True))
+        else:
+            click.echo(f"{record['target']} {_format(record, False)}")
+    if not result["complete"]:
+        click.echo("relay: the search ran out of time; older messages were not searched", err=True)
+    if not result["messages"] and not as_json:
+        where = f"channel {result['target']}" if result["target"] else "any channel"
+        click.echo(f"no message in {where} holds every word of {query!r}", err=True)

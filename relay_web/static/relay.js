@@ -1,4 +1,5 @@
-// The viewer's behaviour: theme switch, times, composer, live updates, "load older", show more/less.
+// The viewer's behaviour: theme switch, times, composer, live updates, "load older", show more/less,
+// sender colours, replies and threads, read receipts and presence, unread markers, notifications.
 // Served as a static file: the page's CSP allows no inline script and no inline event handlers.
 (function () {
   "use strict";
@@ -180,10 +181,11 @@
     window.scrollTo(0, document.documentElement.scrollHeight);
   }
 
-  function insertMessages(list, messages, where, target) {
+  function insertMessages(list, messages, where, target, keep) {
     var added = [];
     for (var i = 0; i < messages.length; i++) {
       if (document.getElementById("m-" + messages[i].id)) continue; // already shown
+      if (keep && !keep(messages[i])) continue;
       // Rendered and sanitised on the server; a <template> parses it inert (nothing loads or runs).
       var holder = document.createElement("template");
       holder.innerHTML = messages[i].html;
@@ -200,6 +202,7 @@
       updateTimes(added[n]);
       setupCollapse(added[n], target);
     }
+    people.decorate(list);
     if (added.length) {
       var empty = document.getElementById("empty");
       if (empty) empty.hidden = true;
@@ -215,7 +218,11 @@
     var timer = null;
     var unseen = 0;
     var baseTitle = document.title;
+    var keep = threadFilter(list);
 
+    unread.markOnOpen(list, target);
+    people.decorate(list);
+    people.watchPresence(target, list);
     loadExpanded(target);
     var articles = list.querySelectorAll("article.msg");
     for (var i = 0; i < articles.length; i++) setupCollapse(articles[i], target);
@@ -232,15 +239,18 @@
       getJSON(url).then(
         function (data) {
           var pinned = atBottom();
-          var added = insertMessages(list, data.messages, "end", target);
+          var before = document.hidden ? unread.markBefore(list, data.messages, keep) : null;
+          var added = insertMessages(list, data.messages, "end", target, keep);
           latestId = Math.max(latestId, data.latest_id);
           var paused = document.getElementById("loop-paused");
           if (paused && data.loop_guard) paused.hidden = !data.loop_guard.paused;
-          if (added && pinned) scrollToBottom(); // otherwise the reader's place is kept
+          if (added && pinned && !before) scrollToBottom(); // otherwise the reader's place is kept
           if (added && document.hidden) {
             unseen += added;
             document.title = "(" + unseen + ") " + baseTitle;
+            notifyMessages(target, data.messages, keep);
           }
+          if (!document.hidden) unread.remember(target, latestId);
           setStatus("");
           delay = POLL_MS;
           schedule(data.has_more ? 0 : document.hidden ? HIDDEN_POLL_MS : POLL_MS);
@@ -257,12 +267,13 @@
       if (!document.hidden) {
         unseen = 0;
         document.title = baseTitle;
+        unread.remember(target, latestId);
         schedule(0);
       }
     });
 
     var older = document.getElementById("load-older");
-    older.addEventListener("click", function () {
+    if (older) older.addEventListener("click", function () {
       var first = list.querySelector("article.msg");
       if (!first) return;
       older.disabled = true;
@@ -284,6 +295,7 @@
       );
     });
 
+    if (!document.hidden) unread.remember(target, latestId);
     schedule(POLL_MS);
     return function () {
       schedule(0);
@@ -313,9 +325,19 @@
     var abs = document.createElement("span");
     abs.className = "abs";
     abs.textContent = detail.last_ts === null ? "-" : "";
+    var sep = document.createElement("span");
+    sep.className = "sep";
+    sep.setAttribute("aria-hidden", "true");
+    sep.textContent = " \u00b7 ";
     time.appendChild(rel);
-    time.appendChild(document.createTextNode(" "));
+    time.appendChild(sep);
     time.appendChild(abs);
+    var badge = document.createElement("span");
+    badge.className = "unread";
+    badge.hidden = true;
+    badge.setAttribute("data-latest", String(detail.latest_id));
+    name.appendChild(document.createTextNode(" "));
+    name.appendChild(badge);
     when.appendChild(time);
     row.appendChild(name);
     row.appendChild(count);
@@ -328,13 +350,16 @@
     var rows = document.getElementById("channel-rows");
     var names = document.getElementById("channel-names");
     var delay = LIST_POLL_MS;
+    showUnreadCounts(rows);
     function poll() {
-      getJSON("/api/channels").then(
+      getJSON("/ui/channels").then(
         function (data) {
           var fresh = document.createDocumentFragment();
           for (var i = 0; i < data.details.length; i++) fresh.appendChild(channelRow(data.details[i]));
           rows.replaceChildren(fresh);
           updateTimes(rows);
+          showUnreadCounts(rows);
+          notifyChannelActivity(data.details);
           if (names) {
             var options = document.createDocumentFragment();
             for (var j = 0; j < data.channels.length; j++) {
@@ -372,6 +397,16 @@
 
     var remembered = storageGet("relay.sender");
     if (remembered) senderInput.value = remembered;
+    var replyTo = document.getElementById("c-reply-to");
+    var rule = targetInput.getAttribute("data-rule") || "";
+    targetInput.addEventListener("input", function () {
+      targetInput.setCustomValidity(""); // judged again by the pattern on the next submit
+    });
+    targetInput.addEventListener("invalid", function () {
+      if (targetInput.validity.patternMismatch) targetInput.setCustomValidity(rule);
+      showError(targetInput.validity.valueMissing ? "Channel is required. " + rule : rule);
+    });
+    replies.setup(form, replyTo, text);
 
     function showError(message) {
       errorBox.textContent = message || "";
@@ -399,7 +434,7 @@
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify({ target: target, sender: sender, text: text.value }),
+        body: JSON.stringify(postBody(target, sender, text.value, replyTo)),
       })
         .then(function (response) {
           return response
@@ -417,6 +452,7 @@
             showError("");
             text.value = "";
             send.disabled = false;
+            replies.afterPost(data.message.id);
             if (data.message.target !== current) {
               window.location.href = "/channels/" + encodeURIComponent(data.message.target);
             } else if (afterPost) {
@@ -431,13 +467,320 @@
     });
   }
 
+  // --- sender colours: each sender on the page gets its own colour while there are colours left --
+
+  var SENDER_COLOURS = 8;
+  var colourOf = {};
+
+  function assignColours(root) {
+    var articles = root.querySelectorAll("article.msg[data-sender]");
+    for (var i = 0; i < articles.length; i++) {
+      var sender = articles[i].getAttribute("data-sender");
+      if (!(sender in colourOf)) colourOf[sender] = freeColour(articles[i]);
+      for (var c = 0; c < SENDER_COLOURS; c++) articles[i].classList.remove("sender-" + c);
+      articles[i].classList.add("sender-" + colourOf[sender]);
+    }
+  }
+
+  function freeColour(article) {
+    // The server's choice (a hash of the name) when no other sender on the page has it yet.
+    var match = /\bsender-(\d+)\b/.exec(article.className);
+    var preferred = match ? parseInt(match[1], 10) : 0;
+    var taken = {};
+    for (var name in colourOf) taken[colourOf[name]] = true;
+    for (var k = 0; k < SENDER_COLOURS; k++) {
+      var candidate = (preferred + k) % SENDER_COLOURS;
+      if (!taken[candidate]) return candidate;
+    }
+    return preferred; // more senders than colours: the hash decides
+  }
+
+  // --- threads and replies -----------------------------------------------------------------------
+
+  function threadFilter(list) {
+    var root = body.getAttribute("data-thread");
+    if (!root) return null;
+    var members = {};
+    members[root] = true;
+    var articles = list.querySelectorAll("article.msg");
+    for (var i = 0; i < articles.length; i++) members[articles[i].getAttribute("data-id")] = true;
+    return function (message) {
+      if (!message.reply_to || !members[String(message.reply_to)]) return false;
+      members[String(message.id)] = true;
+      return true;
+    };
+  }
+
+  function postBody(target, sender, text, replyTo) {
+    var message = { target: target, sender: sender, text: text };
+    var answered = replyTo && parseInt(replyTo.value, 10);
+    if (answered) message.reply_to = answered;
+    return message;
+  }
+
+  var replies = {
+    form: null,
+    input: null,
+    setup: function (form, input, text) {
+      this.form = form;
+      this.input = input;
+      if (!input) return;
+      var self = this;
+      document.addEventListener("click", function (event) {
+        var button = event.target.closest ? event.target.closest(".msg-reply-btn") : null;
+        if (!button) return;
+        self.set(button.getAttribute("data-id"));
+        text.focus();
+      });
+      var cancel = document.getElementById("c-reply-cancel");
+      if (cancel) {
+        cancel.addEventListener("click", function () {
+          self.set("");
+          text.focus();
+        });
+      }
+    },
+    set: function (id) {
+      if (!this.input) return;
+      var shown = document.getElementById("c-replying");
+      var previous = document.querySelector("article.msg.replying");
+      if (previous) previous.classList.remove("replying");
+      this.input.value = id || "";
+      shown.hidden = !id;
+      document.getElementById("c-reply-id").textContent = id || "";
+      document.getElementById("c-reply-link").setAttribute("href", "#m-" + (id || ""));
+      var article = id && document.getElementById("m-" + id);
+      if (article) article.classList.add("replying");
+    },
+    afterPost: function (id) {
+      // In a thread the next message answers the newest one; elsewhere a reply is a one-off.
+      if (!this.form) return;
+      this.set(this.form.getAttribute("data-thread") ? String(id) : "");
+    },
+  };
+
+  // --- receipts and presence: from saved read positions and waits in progress (/api/presence) ----
+
+  var PRESENCE_POLL_MS = 2000;
+
+  var people = {
+    members: [],
+    decorate: function (list) {
+      assignColours(list);
+      var replied = {};
+      var articles = list.querySelectorAll("article.msg");
+      for (var i = 0; i < articles.length; i++) {
+        var to = articles[i].getAttribute("data-reply-to");
+        if (to) replied[to] = true;
+      }
+      for (var j = 0; j < articles.length; j++) {
+        var thread = articles[j].querySelector(".msg-thread");
+        if (thread && replied[articles[j].getAttribute("data-id")]) thread.hidden = false;
+      }
+      this.showReceipts(list);
+    },
+    showReceipts: function (list) {
+      var articles = list.querySelectorAll("article.msg");
+      for (var i = 0; i < articles.length; i++) {
+        var id = parseInt(articles[i].getAttribute("data-id"), 10);
+        var readers = [];
+        for (var m = 0; m < this.members.length; m++) {
+          if (this.members[m].read_id >= id) readers.push(this.members[m].identity);
+        }
+        var box = articles[i].querySelector(".msg-receipts");
+        if (!box) continue;
+        box.hidden = readers.length === 0;
+        box.textContent = readers.length ? "Read by " + readers.join(", ") : "";
+      }
+    },
+    watchPresence: function (target, list) {
+      var self = this;
+      var panel = document.getElementById("presence");
+      function poll() {
+        getJSON("/api/presence?target=" + encodeURIComponent(target)).then(
+          function (data) {
+            self.members = data.members;
+            self.showReceipts(list);
+            if (panel) showPresence(panel, data.members);
+            window.setTimeout(poll, document.hidden ? HIDDEN_POLL_MS : PRESENCE_POLL_MS);
+          },
+          function () {
+            window.setTimeout(poll, MAX_BACKOFF_MS);
+          }
+        );
+      }
+      poll();
+    },
+  };
+
+  function showPresence(panel, members) {
+    var items = document.createDocumentFragment();
+    for (var i = 0; i < members.length; i++) {
+      var member = members[i];
+      var item = document.createElement("li");
+      item.setAttribute("data-identity", member.identity);
+      var who = document.createElement("span");
+      who.className = "who";
+      who.textContent = member.identity;
+      item.appendChild(who);
+      var facts = [];
+      if (member.waiting_since !== null) {
+        var waiting = document.createElement("span");
+        waiting.className = "waiting";
+        waiting.textContent = " waiting now";
+        item.appendChild(waiting);
+      }
+      if (member.last_post_id !== null) facts.push("posted #" + member.last_post_id + " " + relative(member.last_post_ts));
+      facts.push(member.read_id ? "read to #" + member.read_id : "has not read here");
+      var detail = document.createElement("span");
+      detail.className = "facts";
+      detail.textContent = " \u00b7 " + facts.join(" \u00b7 ");
+      item.appendChild(detail);
+      items.appendChild(item);
+    }
+    panel.querySelector("ul").replaceChildren(items);
+    panel.hidden = members.length === 0;
+  }
+
+  // --- unread markers: what this browser has shown the person, per channel (localStorage) --------
+
+  var unread = {
+    key: function (target) {
+      return "relay.read." + target;
+    },
+    seen: function (target) {
+      var raw = storageGet(this.key(target));
+      return raw === null ? null : parseInt(raw, 10) || 0;
+    },
+    remember: function (target, id) {
+      var seen = this.seen(target);
+      if (seen === null || id > seen) storageSet(this.key(target), String(id));
+    },
+    markOnOpen: function (list, target) {
+      var seen = this.seen(target);
+      if (seen === null) return; // a first visit: nothing to compare with
+      var articles = list.querySelectorAll("article.msg");
+      for (var i = 0; i < articles.length; i++) {
+        if (parseInt(articles[i].getAttribute("data-id"), 10) > seen) {
+          placeMarker(articles[i]);
+          return;
+        }
+      }
+    },
+    markBefore: function (list, messages, keep) {
+      // A message arriving while the tab is in the background: the marker goes above the first one.
+      if (document.getElementById("unread-marker")) return null;
+      for (var i = 0; i < messages.length; i++) {
+        if (keep && !keep({ id: messages[i].id, reply_to: messages[i].reply_to })) continue;
+        var marker = placeMarker(null);
+        list.appendChild(marker);
+        return marker;
+      }
+      return null;
+    },
+  };
+
+  function placeMarker(before) {
+    var marker = document.createElement("div");
+    marker.id = "unread-marker";
+    marker.className = "unread-marker";
+    marker.setAttribute("role", "separator");
+    marker.textContent = "New since you last looked";
+    if (before) before.parentNode.insertBefore(marker, before);
+    return marker;
+  }
+
+  function showUnreadCounts(rows) {
+    var badges = rows.querySelectorAll(".unread[data-latest]");
+    for (var i = 0; i < badges.length; i++) {
+      var row = badges[i].closest("tr");
+      var target = row.getAttribute("data-target");
+      var latest = parseInt(badges[i].getAttribute("data-latest"), 10) || 0;
+      var seen = unread.seen(target) || 0;
+      var count = Math.max(0, latest - seen);
+      badges[i].hidden = count === 0;
+      badges[i].textContent = count ? count + " new" : "";
+      row.classList.toggle("has-unread", count > 0);
+    }
+  }
+
+  // --- desktop notifications: opt-in, only for messages that arrive while the tab is hidden -------
+
+  function notificationsOn() {
+    return (
+      storageGet("relay.notify") === "on" && "Notification" in window && Notification.permission === "granted"
+    );
+  }
+
+  function notify(title, text, tag) {
+    if (!notificationsOn()) return;
+    try {
+      new Notification(title, { body: text, tag: tag });
+    } catch (e) {
+      // Some browsers allow notifications only from a service worker: the title counter remains.
+    }
+  }
+
+  function notifyMessages(target, messages, keep) {
+    for (var i = 0; i < messages.length; i++) {
+      if (keep && !keep({ id: messages[i].id, reply_to: messages[i].reply_to })) continue;
+      notify(messages[i].sender + " in " + target, messages[i].excerpt, "relay-" + target);
+    }
+  }
+
+  var knownLatest = null;
+
+  function notifyChannelActivity(details) {
+    var first = knownLatest === null;
+    var previous = knownLatest || {};
+    knownLatest = {};
+    for (var i = 0; i < details.length; i++) {
+      var detail = details[i];
+      knownLatest[detail.target] = detail.latest_id;
+      if (first || !document.hidden || detail.latest_id <= (previous[detail.target] || 0)) continue;
+      notify("New in " + detail.target, (detail.last_sender || "?") + " posted #" + detail.latest_id, "relay-" + detail.target);
+    }
+  }
+
+  function setupNotifyToggle() {
+    var button = document.getElementById("notify-toggle");
+    if (!button) return;
+    function show() {
+      var on = notificationsOn();
+      button.textContent = on ? "Notify: on" : "Notify: off";
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+    }
+    button.addEventListener("click", function () {
+      if (!("Notification" in window)) {
+        setStatus("this browser has no desktop notifications");
+        return;
+      }
+      if (notificationsOn()) {
+        storageSet("relay.notify", null);
+        show();
+        return;
+      }
+      Notification.requestPermission().then(function (permission) {
+        if (permission === "granted") {
+          storageSet("relay.notify", "on");
+        } else {
+          setStatus("notifications are blocked for this site in the browser's settings");
+        }
+        show();
+      });
+    });
+    show();
+  }
+
   setupTheme();
+  setupNotifyToggle();
   updateTimes(document);
   window.setInterval(function () {
     updateTimes(document);
   }, 20000);
   var refresh = null;
-  if (page === "channel") refresh = setupChannel();
+  if (page === "channel" || page === "thread") refresh = setupChannel();
+  if (page === "search") assignColours(document);
   if (page === "index") setupIndex();
   setupComposer(refresh);
 })();

@@ -29,6 +29,13 @@ class FetchResult(BaseModel):
     since_id: int = Field(description="The position this read started after")
 
 
+class SearchResult(BaseModel):
+    query: str = Field(description="The query as searched (surrounding spaces removed)")
+    target: str | None = Field(description="The channel searched, or null for every channel")
+    messages: list[MessageRecord] = Field(description="Matching messages, newest first")
+    complete: bool = Field(description="False when the search ran out of time before the oldest messages")
+
+
 class ChannelDetail(BaseModel):
     target: str
     count: int

@@ -17,10 +17,11 @@ from shared.errors import RelayError
 from shared.mcp.identity import IdentityResolver
 from shared.mcp.prompts import register_prompts
 from shared.mcp.resources import channel_resources, register_channel_resource
-from shared.mcp.results import ChannelsResult, FetchResult, MessageRecord, PostResult
+from shared.mcp.results import ChannelsResult, FetchResult, MessageRecord, PostResult, SearchResult
 from shared.mcp.strict import StrictArgumentsServer
 from shared.models import FETCH_LIMIT_MAX, MAX_ID, TARGET_RULE, clamp_limit, validate_id
 from shared.relay import Relay
+from shared.search import SEARCH_DEFAULT_LIMIT, SEARCH_LIMIT_MAX, search_limit
 from shared.storage import offload
 from shared.trust import untrusted_framing
 
@@ -31,7 +32,8 @@ This server is a message relay shared by coding agents (Claude Code, Codex, ...)
 them. Messages live in named channels (for example 'proj-x' for a shared project thread, or 'claude' /
 'codex' as an agent's inbox). Post with post_message, read with fetch_messages (with no since_id it
 returns only what you have not fetched before, and remembers your position), wait for an answer with
-wait_for_messages (it returns as soon as someone else posts), and see channels with list_channels.
+wait_for_messages (it returns as soon as someone else posts), find earlier messages by a word with
+search_messages, and see channels with list_channels.
 Each channel is also a resource, relay://channel/<name>. Typical workflow: one agent posts a review
 packet (summary, a ```diff block, questions), another fetches it, reviews and posts a verdict back to
 the same channel.
@@ -62,6 +64,7 @@ ReplyToRule = _shared_rule(lambda value: validate_id(value, "reply_to", minimum=
 Position = Annotated[int, Field(ge=0, le=MAX_ID)]
 MessageId = Annotated[int, Field(ge=1, le=MAX_ID)]
 LimitRule = _shared_rule(lambda value: clamp_limit(value, FETCH_LIMIT_MAX))
+SearchLimitRule = _shared_rule(search_limit)
 
 
 @contextmanager
@@ -219,6 +222,29 @@ def build_server(relay: Relay, identity_resolver: IdentityResolver) -> MCPServer
         """List the known channels with their message counts, latest id, and last sender and time."""
         with _as_tool_errors():
             return ChannelsResult(**relay.channels())
+
+    @tool(ToolAnnotations(read_only_hint=True, open_world_hint=False))
+    async def search_messages(
+        query: Annotated[
+            str,
+            Field(description="Words to find (all of them, case-insensitive, also inside longer words)"),
+        ],
+        target: Annotated[
+            str | None, Field(description="Channel to search; leave empty to search every channel")
+        ] = None,
+        limit: Annotated[
+            int, SearchLimitRule, Field(description=f"Most messages to return, 1 to {SEARCH_LIMIT_MAX}")
+        ] = SEARCH_DEFAULT_LIMIT,
+    ) -> SearchResult:
+        """Find messages whose text or sender holds every word of query, newest first.
+
+        Use it to find an earlier review, decision or diff by a word. Reading positions do not move.
+        """
+        with _as_tool_errors():
+            result = await offload.run(
+                lambda: relay.search(query, target=target, limit=limit), in_place=False
+            )
+        return SearchResult(**result)
 
     register_channel_resource(server, relay)
     register_prompts(server)

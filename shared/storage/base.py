@@ -65,6 +65,12 @@ class MessageStore(Protocol):
 
     def list_channels(self) -> list[ChannelStats]: ...
 
+    def search(self, query: str, target: str | None, limit: int, deadline_s: float) -> list[Message]:
+        """Messages holding every word of ``query`` (rules: ``shared/search.py``) in ``target`` or every
+        channel, newest first, at most ``limit``; a scan stops after ``deadline_s`` seconds and returns
+        what it found (a :class:`shared.search.Found` with ``complete`` False)."""
+        ...
+
     def cheap_read(self, target: str, limit: int) -> bool:
         """Whether reading ``limit`` messages is quick enough to do on an event loop (never, for a
         backend whose calls may block)."""

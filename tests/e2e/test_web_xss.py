@@ -35,7 +35,8 @@ PER_CHANNEL = 40  # a channel page opens with the latest 50 messages
 # The viewer's own requests; anything else (an injected <img src=x>, a stylesheet) is a finding.
 OWN_REQUEST = re.compile(
     r"/(|channels/[a-z0-9._-]+|static/(relay\.js|theme\.js|relay\.css|favicon\.svg)|assets/pygments\.css"
-    r"|ui/channels/[a-z0-9._-]+/updates\?since_id=\d+|api/channels)"
+    r"|ui/channels/[a-z0-9._-]+/updates\?since_id=\d+|api/channels|ui/channels"
+    r"|api/presence\?target=[a-z0-9._-]+)"
 )
 INSPECT = """(scope) => {
   const found = [];

@@ -31,6 +31,7 @@ from shared.models import (
     validate_id,
     validate_text,
 )
+from shared.search import Found, SearchQuery, newest_first
 from shared.storage.files import jsonl, locking
 from shared.storage.files.cursors import CursorStore
 from shared.storage.files.handles import OUT_OF_DESCRIPTORS, HandleCache
@@ -452,6 +453,52 @@ class FileStore:
             except (ValueError, StoreError) as exc:
                 log.warning("skipping %s in the channel list: %s", entry.path, exc)
         return sorted(found, key=lambda s: s.target)
+
+    def search(self, query: str, target: str | None, limit: int, deadline_s: float) -> Found:
+        """Messages matching ``query`` (see shared/search.py) in ``target`` or every channel, newest first.
+
+        Each channel is read backwards from its newest line, and a line is parsed only when its raw
+        bytes can hold every word; the scan stops after ``limit`` matches per channel or when
+        ``deadline_s`` seconds have passed, and then returns what it found with ``complete`` False.
+        """
+        parsed = SearchQuery.parse(query)
+        if target is not None:
+            names = [normalize_target(target)]
+        else:  # the most recently active first: if time runs out, what is left unread is the oldest
+            listed = sorted(self.list_channels(), key=lambda s: s.last_ts or 0.0, reverse=True)
+            names = [s.target for s in listed]
+        stop_at = time.monotonic() + deadline_s
+        found = Found()
+        groups = []
+        for name in names:
+            matches, finished = self._search_channel(name, parsed, limit, stop_at)
+            groups.append(matches)
+            if not finished:
+                found.complete = False
+                break
+        found.extend(newest_first(groups, limit))
+        return found
+
+    def _search_channel(
+        self, target: str, query: SearchQuery, limit: int, stop_at: float
+    ) -> tuple[list[Message], bool]:
+        """Up to ``limit`` matches of one channel, newest first, and whether the scan finished in time."""
+        matches: list[Message] = []
+        with self._reading(target) as opened:
+            if opened is None:
+                return matches, True
+            fd, end = opened
+            for scanned, (_, line) in enumerate(jsonl.lines_backward(fd, end, self.max_line)):
+                if scanned % 256 == 255 and time.monotonic() > stop_at:
+                    return matches, False
+                if isinstance(line, jsonl.LongLine) or not query.may_match(line):
+                    continue
+                record = jsonl.parse_record(line)
+                if record is not None and query.matches(record):
+                    matches.append(record)
+                    if len(matches) >= limit:
+                        break
+        return matches, True
 
     # --- checking and repair (``relay check``; the rules live in shared/check.py) -------------------
 

@@ -33,6 +33,7 @@ from shared.models import (
     validate_id,
     validate_text,
 )
+from shared.search import Found, SearchQuery
 from shared.storage.postgres import schema
 from shared.storage.postgres.listen import ListenHub, PipeSubscription
 
@@ -70,6 +71,40 @@ def safe_description(url: str) -> str:
     user = f"{parts['user']}@" if parts.get("user") else ""
     port = f":{parts['port']}" if parts.get("port") else ""
     return f"postgresql://{user}{parts.get('host', 'localhost')}{port}/{parts.get('dbname', '')}"
+
+
+_SEARCH_PAGE = 500
+
+
+def _search_page(
+    query: SearchQuery, channel: str | None, after: tuple[float, str, int] | None
+) -> tuple[str, tuple[Any, ...]]:
+    """One page of search candidates, newest first, after the row ``after`` (keyset paging)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if channel is not None:
+        where.append("channel = %s")
+        params.append(channel)
+    if after is not None:
+        where.append("(ts, channel, id) < (%s, %s, %s)")
+        params.extend(after)
+    # Python's case folding and PostgreSQL's lower() agree on ASCII text only ("Straße" folds to
+    # "strasse"): an ASCII row is narrowed in SQL, a row with any other character is always checked
+    # by Python. A word that is not ASCII once folded can only be in a row that is not ASCII.
+    haystack = "(text || E'\\n' || sender)"
+    not_ascii = f"octet_length{haystack} <> char_length{haystack}"
+    if query.ascii_words is None:
+        where.append(not_ascii)
+    else:
+        words = " AND ".join(f"strpos(lower{haystack}, %s) > 0" for _ in query.words)
+        where.append(f"(({words}) OR {not_ascii})")
+        params.extend(query.words)
+    condition = " AND ".join(where) if where else "TRUE"
+    sql = (
+        f"SELECT {_COLUMNS} FROM relay_messages WHERE {condition} "
+        "ORDER BY ts DESC, channel DESC, id DESC LIMIT %s"
+    )
+    return sql, (*params, _SEARCH_PAGE)
 
 
 def _record(row: tuple[Any, ...]) -> Message:
@@ -331,6 +366,31 @@ class PostgresStore:
             (target, before_id, max(0, limit) + 1),
         )
         return found[:limit][::-1], len(found) > limit
+
+    def search(self, query: str, target: str | None, limit: int, deadline_s: float) -> Found:
+        """Messages holding every word of ``query``, newest first (the rules of ``shared/search.py``).
+
+        The database narrows each page (``_search_page``) and Python checks every candidate with the
+        same rule as the files, so both backends answer alike; pages of ``_SEARCH_PAGE`` rows are read
+        newest first until ``limit`` matches or ``deadline_s``.
+        """
+        parsed = SearchQuery.parse(query)
+        channel = normalize_target(target) if target is not None else None
+        stop_at = time.monotonic() + deadline_s
+        found = Found()
+        after: tuple[float, str, int] | None = None
+        while len(found) < limit:
+            if time.monotonic() > stop_at:
+                found.complete = False
+                break
+            page = self._rows(*_search_page(parsed, channel, after))
+            found.extend(r for r in page if parsed.matches(r))
+            if len(page) < _SEARCH_PAGE:
+                break
+            last = page[-1]
+            after = (last["ts"], last["target"], last["id"])
+        del found[limit:]
+        return found
 
     def stats(self, target: str) -> ChannelStats:
         target = normalize_target(target)
