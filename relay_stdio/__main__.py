@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import click
 
-from relay_stdio.push import ChannelPush, serve_stdio
+from relay_stdio.channels import ChannelPush, serve_stdio
 from relay_stdio.server import build_server
 from shared import __version__
 from shared.cli_options import store_options

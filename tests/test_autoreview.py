@@ -1,4 +1,4 @@
-"""shared/autoreview.py: the codex exec command line and prompt for one batch (real runs: tests/e2e)."""
+"""automation/autoreview.py: the codex exec command line and prompt for one batch (real runs: tests/e2e)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.autoreview import APPROVE_RELAY_TOOLS, CodexReview, find_codex, review_prompt
+from relay_stdio.automation.autoreview import APPROVE_RELAY_TOOLS, CodexReview, find_codex, review_prompt
+from relay_stdio.automation.watching import Batch
 from shared.errors import ConfigError
 from shared.trust import untrusted_framing
-from shared.watching import Batch
 
 BATCH = Batch("proj-x", "claude", 4, 6, (5, 6))
 

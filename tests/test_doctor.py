@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from relay_stdio.cli import main
-from relay_stdio.doctor import CODEX_DEFAULT_ENV, launch_env
-from shared.clientconfig import Registration
+from relay_stdio.setup.doctor import CODEX_DEFAULT_ENV, launch_env
+from relay_stdio.setup.registered import Registration
 from shared.clientsetup import Installation
 from shared.config import resolve_config
 

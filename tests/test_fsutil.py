@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from relay_stdio.automation.hooks import ContinuationCounter
 from shared.errors import StoreError
 from shared.fsutil import private_mkdir, write_atomically
-from shared.hooks import ContinuationCounter
 from tests.reliability import count
 from tests.test_faults_disk import limited
 
@@ -28,12 +28,13 @@ WRITERS = {
     ),
     "watch position": (
         "watch/t--ada.json",
-        "from shared.watching import WatchState; "
+        "from relay_stdio.automation.watching import WatchState; "
         "WatchState(d / 'watch' / 't--ada.json', 't', 'ada').save(10**40)",
     ),
     "hook state": (
         str(ContinuationCounter(Path(), "s").path),
-        "from shared.hooks import ContinuationCounter; ContinuationCounter(d, 's').set(10**40)",
+        "from relay_stdio.automation.hooks import ContinuationCounter; "
+        "ContinuationCounter(d, 's').set(10**40)",
     ),
     "client settings": (
         "client/settings.json",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from relay_stdio.automation.hooks import HookOptions, stop_answer
 from shared.config import resolve_config
-from shared.hooks import HookOptions, stop_answer
 from shared.loopguard import LoopGuard, agent_run, is_person
 from shared.relay import Relay
 

@@ -1,6 +1,6 @@
-"""shared/push.py on a real store: what a connection is pushed, in what order, and what counts as read.
+"""automation/push.py on a real store: what a connection is pushed, in what order, and what counts as read.
 
-The ``deliver`` callback here stands for the MCP transport (relay_stdio/push.py sends it as a
+The ``deliver`` callback here stands for the MCP transport (relay_stdio/channels.py sends it as a
 notification); tests/e2e/test_channels.py covers the same rules through a real client.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 import anyio
 import pytest
 
+from relay_stdio.automation.push import Pusher, channel_content, channel_meta
 from shared.loopguard import LoopGuard
-from shared.push import Pusher, channel_content, channel_meta
 from shared.relay import Relay
 from shared.trust import untrusted_framing
 

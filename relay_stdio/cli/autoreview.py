@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
+from relay_stdio.automation.autoreview import SANDBOXES, CodexReview, find_codex
+from relay_stdio.automation.watching import Batch
 from relay_stdio.cli.context import CliState, pass_state, user_errors
 from relay_stdio.cli.watch import run_watcher, watch_options
-from shared.autoreview import SANDBOXES, CodexReview, find_codex
-from shared.watching import Batch
 
 
 @click.command("codex-auto-review")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from relay_stdio.cli.context import CliState, pass_state
-from relay_stdio.doctor import run_doctor
+from relay_stdio.setup.doctor import run_doctor
 
 
 @click.command()

@@ -9,15 +9,15 @@ from typing import Any, TypeVar
 
 import click
 
-from relay_stdio.cli.context import CliState, pass_state, user_errors
-from shared.hooks import (
+from relay_stdio.automation.hooks import (
     DEFAULT_MAX_CHARS,
     DEFAULT_MAX_CONTINUATIONS,
     HookOptions,
     context_answer,
     parse_hook_input,
 )
-from shared.hooks import stop_answer as compute_stop_answer
+from relay_stdio.automation.hooks import stop_answer as compute_stop_answer
+from relay_stdio.cli.context import CliState, pass_state, user_errors
 from shared.waiting import MAX_TIMEOUT_S
 
 _F = TypeVar("_F", bound=Callable[..., Any])

@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from relay_stdio.cli.context import CliState, pass_state, user_errors
-from shared import clientconfig, clientremove
+from relay_stdio.setup import registered as clientconfig
+from relay_stdio.setup import remove as clientremove
 from shared import clientsetup as cs
 from shared.waiting import MAX_TIMEOUT_S
 

@@ -11,8 +11,8 @@ from typing import NoReturn
 
 import click
 
+from relay_stdio.automation.watching import Batch, Watcher, WatchState, default_state_file, run_command
 from relay_stdio.cli.context import CliState, pass_state, user_errors
-from shared.watching import Batch, Watcher, WatchState, default_state_file, run_command
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:

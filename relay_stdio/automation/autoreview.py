@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from relay_stdio.automation.watching import Batch
 from shared.errors import ConfigError
 from shared.trust import untrusted_framing
-from shared.watching import Batch
 from shared.workflow import REPLY_SECTIONS, VERDICTS
 
 SANDBOXES = ("read-only", "workspace-write", "danger-full-access")

@@ -3,7 +3,7 @@
 A :class:`Pusher` belongs to one client connection. It follows every subscribed channel with the
 waiting machinery of shared/waiting.py (so a post from any process wakes it within milliseconds and an
 idle channel costs nothing) and hands each new message from someone else to a ``deliver`` callback,
-which the MCP layer turns into a ``notifications/claude/channel`` notification (relay_stdio/push.py).
+which the MCP layer turns into a ``notifications/claude/channel`` notification (relay_stdio/channels.py).
 
 The rules (the contract's "Push" section; docs/claude.md explains them to users):
 

@@ -30,8 +30,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import Implementation
 
-from shared import clientconfig
-from shared.clientconfig import Registration
+from relay_stdio.setup import registered as clientconfig
+from relay_stdio.setup.registered import Registration
 from shared.clientsetup import SCOPES, claude_settings_path, codex_config_path
 from shared.config import Config
 from shared.errors import ConfigError

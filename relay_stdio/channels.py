@@ -9,7 +9,7 @@ and wakes the session if it is idle.
 Everything here is one piece of MCP middleware (:class:`ChannelPush`), so it wraps whatever server the
 tools live in without touching them: on ``initialize`` it adds the capability and the channel paragraph
 of the instructions (for a Claude Code client, or any client with ``--push``); on
-``notifications/initialized`` it starts the connection's :class:`shared.push.Pusher`; on every tool call
+``notifications/initialized`` it starts the connection's ``automation.push.Pusher``; on every tool call
 that names a ``target`` it subscribes the session to that channel, and a read's ``latest_id`` tells the
 pusher what the session already has.
 """
@@ -26,9 +26,9 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.session import ServerSession
 from pydantic import BaseModel
 
+from relay_stdio.automation.push import Pusher
 from shared.loopguard import LoopGuard
 from shared.mcp.identity import identity_from_client
-from shared.push import Pusher
 from shared.relay import Relay
 from shared.storage import offload
 

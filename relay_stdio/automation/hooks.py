@@ -18,7 +18,7 @@ reports with ``stop_hook_active`` false), and Claude Code itself overrides a Sto
 consecutive blocks. Reads use the same identity and saved position as the agent's own fetch_messages.
 
 Nothing is lost to a turn that never ran: the read position moves past what a hook handed a session
-only at that session's next Stop, the evidence that a turn ran with it (shared/handouts.py). A dry run
+only at that session's next Stop, the evidence that a turn ran with it (``handouts.py``). A dry run
 (``dry_run``, the hand test in docs/claude.md) answers the same but records and moves nothing.
 """
 
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relay_stdio.automation.handouts import Handouts
 from shared.errors import InvalidInput
 from shared.fsutil import write_atomically
-from shared.handouts import Handouts
 from shared.loopguard import LoopGuard
 from shared.models import normalize_sender, normalize_target
 from shared.relay import Relay
