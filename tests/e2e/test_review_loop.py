@@ -184,11 +184,14 @@ def test_claude_and_codex_trade_packet_and_verdict_with_no_person(tmp_path: Path
     runs = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(runs) == 1
     run = runs[0]
-    assert run["argv"][:6] == [
+    assert run["argv"][:7] == [
         "exec", "--skip-git-repo-check", "-c", 'mcp_servers.relay.default_tools_approval_mode="approve"',
-        "-c", 'sandbox_mode="read-only"',
+        "-c", 'sandbox_mode="read-only"', "--json",
     ]  # fmt: skip
-    assert len(run["argv"]) == 7 and "since_id=0" in run["argv"][6] and "reply_to=1" in run["argv"][6]
+    assert len(run["argv"]) == 8 and "since_id=0" in run["argv"][7] and "reply_to=1" in run["argv"][7]
+    # The session the first batch started is kept with the watch state, for the next batch to resume.
+    state = json.loads((data / "watch" / "proj-x--claude.json").read_text())
+    assert state["position"] == 1 and state["codex_session"].startswith("standin-session-")
     assert {k: run["env"][k] for k in ("RELAY_SINCE_ID", "RELAY_LATEST_ID", "RELAY_IDS", "RELAY_SENDER")} == {
         "RELAY_SINCE_ID": "0", "RELAY_LATEST_ID": "1", "RELAY_IDS": "1", "RELAY_SENDER": "claude",
     }  # fmt: skip
