@@ -145,6 +145,23 @@ def agent_hooks(
     }
 
 
+REWAKE_LIFETIME_S = 3600
+
+
+def rewake_hooks(inst: Installation, target: str, identity: str, peer: str) -> dict[str, Any]:
+    """The asyncRewake waiter on SessionStart and Stop: it wakes the idle session with the next message.
+
+    With it the Stop hook need not wait (``--wait 0``): the background waiter does the waiting, and the
+    session is free at its prompt meanwhile.
+    """
+    command = inst.relay_argv(
+        "hook", "claude-rewake", "--target", target, "--identity", identity, "--from", peer,
+        "--lifetime", str(REWAKE_LIFETIME_S),
+    )  # fmt: skip
+    entry = {"type": "command", "command": command, "asyncRewake": True, "timeout": REWAKE_LIFETIME_S + 60}
+    return {event: [{"hooks": [entry]}] for event in ("SessionStart", "Stop")}
+
+
 def claude_settings_path(scope: str, home: Path, project: Path) -> Path:
     """The settings file Claude Code reads for a scope."""
     if scope == "user":

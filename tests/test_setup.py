@@ -281,3 +281,18 @@ def test_trust_hooks_needs_apply_and_hooks(home: Path) -> None:
         result = CliRunner().invoke(main, ["setup", "codex", *args])
         assert result.exit_code == 2 and "--trust-hooks trusts the hooks --apply writes" in result.stderr
     assert not (home / ".codex").exists()
+
+
+def test_rewake_adds_the_async_waiter_and_the_stop_hook_stops_waiting(home: Path, fake_claude: Path) -> None:
+    invoke("setup", "claude", "--apply", "--scope", "user", "--rewake")
+    hooks = json.loads((home / ".claude" / "settings.json").read_text())["hooks"]
+    for event in ("SessionStart", "Stop"):
+        (waiter,) = [e for g in hooks[event] for e in g["hooks"] if " hook claude-rewake " in e["command"]]
+        assert waiter["asyncRewake"] is True and waiter["type"] == "command"
+        assert waiter["command"].endswith("--target proj-x --identity claude --from codex --lifetime 3600")
+        assert waiter["timeout"] > 3600
+    (stop,) = [e for g in hooks["Stop"] for e in g["hooks"] if " hook claude-stop " in e["command"]]
+    assert stop["command"].endswith("--wait 0")
+    # --remove knows the waiter too.
+    invoke("setup", "claude", "--remove", "--scope", "user")
+    assert not (home / ".claude" / "settings.json").exists()

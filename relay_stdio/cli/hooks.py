@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -18,6 +20,7 @@ from shared.hooks import (
     parse_hook_input,
 )
 from shared.hooks import stop_answer as compute_stop_answer
+from shared.rewake import DEFAULT_LIFETIME_S, rewake_text
 from shared.waiting import MAX_TIMEOUT_S
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -186,3 +189,37 @@ def codex_stop(state: CliState, /, wait_always: bool, max_continuations: int, **
 def codex_context(state: CliState, /, **common: Any) -> None:
     """Codex SessionStart / UserPromptSubmit hook: add unread messages to the model's context."""
     _run_context(state, common)
+
+
+def _exit_quietly(signum: int, frame: FrameType | None) -> None:
+    # A newer waiter of the same session took over: leave without a word (status 0 wakes nobody).
+    sys.exit(0)
+
+
+@hook.command("claude-rewake")
+@_options("claude")
+@click.option(
+    "--lifetime",
+    "lifetime_s",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_LIFETIME_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up (exit 0, waking nobody) after SECONDS.",
+)
+@pass_state
+def claude_rewake(state: CliState, /, lifetime_s: float, **common: Any) -> None:
+    """asyncRewake hook: wait in the background for the next message and wake the idle session with it.
+
+    Registered with "asyncRewake": true on SessionStart and Stop. When someone else posts, it prints
+    the message on stderr and exits with status 2, which Claude Code shows to the model, waking the
+    session. One waiter per session (a new one takes over), ending after --lifetime or as soon as
+    Claude Code is gone.
+    """
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    with user_errors():
+        payload = parse_hook_input(sys.stdin.read())
+        text = rewake_text(state.relay, payload, HookOptions(**common), lifetime_s)
+    if text is not None:
+        click.echo(text, err=True)
+        sys.exit(2)

@@ -66,6 +66,12 @@ def setup() -> None:
     help="Push new messages into the session (Claude Code channels): subscribe the server to --target and "
     "print the command that starts Claude Code with the channel.",
 )
+@click.option(
+    "--rewake",
+    is_flag=True,
+    help="Add the asyncRewake hook that wakes an idle session with the next message (for sessions without "
+    "channels); the Stop hook then does not wait.",
+)
 @click.option("--apply", is_flag=True, help="Run claude mcp add and merge the hooks (with a backup).")
 @click.option(
     "--remove", is_flag=True, help="Undo --apply for this scope: claude mcp remove and the relay's hooks."
@@ -81,6 +87,7 @@ def claude(
     no_hooks: bool,
     project_dir: Path,
     channels: bool,
+    rewake: bool,
     apply: bool,
     remove: bool,
 ) -> None:
@@ -96,7 +103,10 @@ def claude(
         return
     inst = cs.Installation.find(state.config)
     add = cs.claude_add_command(inst, identity, scope, (target,) if channels else ())
-    hooks = cs.claude_hooks(inst, target, identity, peer, wait_s)
+    hooks = cs.claude_hooks(inst, target, identity, peer, 0 if rewake else wait_s)
+    if rewake:
+        for event, groups in cs.rewake_hooks(inst, target, identity, peer).items():
+            hooks[event] = hooks.get(event, []) + groups
     if not apply:
         click.echo(
             f"# 1. Register the relay's MCP server with Claude Code (scope {scope}):\n{shlex.join(add)}\n"
