@@ -29,6 +29,9 @@ from shared.workflow import REPLY_SECTIONS, VERDICTS
 
 SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
 APPROVE_RELAY_TOOLS = 'mcp_servers.relay.default_tools_approval_mode="approve"'
+# The review cannot be done without the relay's tools: Codex then waits for the server to start before
+# the first model request (else that request can go out without them) and fails if it cannot start.
+REQUIRE_RELAY = "mcp_servers.relay.required=true"
 
 
 def review_prompt(batch: Batch) -> str:
@@ -71,7 +74,7 @@ class CodexReview:
 
     def argv(self, batch: Batch) -> list[str]:
         """The ``codex exec`` command line for one batch."""
-        opts = ["--skip-git-repo-check", "-c", APPROVE_RELAY_TOOLS]
+        opts = ["--skip-git-repo-check", "-c", APPROVE_RELAY_TOOLS, "-c", REQUIRE_RELAY]
         if self.bypass:
             opts.append("--dangerously-bypass-approvals-and-sandbox")
         else:
@@ -128,6 +131,10 @@ def _read_events(lines: Iterable[str]) -> str | None:
         item = event.get("item")
         if isinstance(item, dict) and item.get("type") == "agent_message":
             print(f"codex: {item.get('text', '')}", file=sys.stderr, flush=True)
+        elif event.get("type") in ("error", "turn.failed"):
+            print(
+                f"codex: {event.get('type')}: {event.get('message') or event.get('error')}", file=sys.stderr
+            )
     return session
 
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from relay_stdio.cli import main
 from shared.autoreview import (
     APPROVE_RELAY_TOOLS,
+    REQUIRE_RELAY,
     SESSION_KEY,
     CodexReview,
     RememberingReview,
@@ -27,7 +28,7 @@ BATCH = Batch("proj-x", "claude", 4, 6, (5, 6))
 
 def test_a_new_session_per_batch_in_the_read_only_sandbox_by_default() -> None:
     assert CodexReview().argv(BATCH) == [
-        "codex", "exec", "--skip-git-repo-check", "-c", APPROVE_RELAY_TOOLS,
+        "codex", "exec", "--skip-git-repo-check", "-c", APPROVE_RELAY_TOOLS, "-c", REQUIRE_RELAY,
         "-c", 'sandbox_mode="read-only"', review_prompt(BATCH),
     ]  # fmt: skip
 

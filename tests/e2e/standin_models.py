@@ -29,31 +29,37 @@ def message(text: str) -> Item:
     }
 
 
-def function_call(name: str, arguments: dict[str, Any], call_id: str) -> Item:
-    """A tool call output item: the client runs the tool and sends its output in the next request."""
-    return {
+def function_call(name: str, arguments: dict[str, Any], call_id: str, namespace: str | None = None) -> Item:
+    """A tool call output item: the client runs the tool and sends its output in the next request.
+
+    Codex offers an MCP server's tools in a namespace (``mcp__relay``: ``fetch_messages``, ...); a call
+    to one names both.
+    """
+    item = {
         "type": "function_call",
         "id": f"fc_{call_id}",
         "call_id": call_id,
         "name": name,
         "arguments": json.dumps(arguments),
     }
+    return {**item, "namespace": namespace} if namespace else item
 
 
-def tool_named(body: dict[str, Any], suffix: str) -> str:
-    """The name the client gave a tool whose name ends with ``suffix`` (e.g. ``post_message``)."""
-    names = [tool.get("name", "") for tool in body.get("tools", []) if isinstance(tool, dict)]
-    names += [
-        sub.get("name", "")
-        for tool in body.get("tools", [])
-        if isinstance(tool, dict)
-        for sub in tool.get("tools", [])
-        if isinstance(sub, dict)
-    ]
-    found = [name for name in names if name.endswith(suffix)]
-    if not found:
-        raise AssertionError(f"no tool ending in {suffix!r} among {names}")
-    return found[0]
+def tool_output(body: dict[str, Any]) -> Any:
+    """The JSON result of the tool call a request answers (Codex prefixes it with ``Output:``)."""
+    text = str(body["input"][-1].get("output", ""))
+    return json.loads(text.split("Output:\n", 1)[-1])
+
+
+def offered_tools(body: dict[str, Any]) -> set[str]:
+    """Every tool a request offers the model, namespaced ones as ``namespace/name``."""
+    names = set()
+    for tool in body.get("tools", []):
+        if not isinstance(tool, dict):
+            continue
+        names.add(str(tool.get("name")))
+        names.update(f"{tool.get('name')}/{sub.get('name')}" for sub in tool.get("tools", []))
+    return names
 
 
 def input_text(body: dict[str, Any]) -> str:
