@@ -9,6 +9,7 @@
 #   TARGET         channel to watch (default proj-x)                       -> --target
 #   WATCH_SENDER   whose posts start a review (default claude)             -> --from
 #   SESSION_ID     Codex session to continue with codex exec resume        -> --session
+#   FRESH          1: a new Codex session per batch (default: resume one)   -> --fresh
 #   LASTFILE       where the position is kept                              -> --state-file
 #   ONCE           1: review one batch, then exit with Codex's exit status -> --once
 #   SINCE          on the very first start only: review messages after it  -> --since
@@ -37,6 +38,7 @@ fi
 
 args=(codex-auto-review --target "${TARGET:-proj-x}" --from "${WATCH_SENDER:-claude}")
 [ -z "${SESSION_ID:-}" ] || args+=(--session "$SESSION_ID")
+[ "${FRESH:-0}" != 1 ] || args+=(--fresh)
 [ -z "${LASTFILE:-}" ] || args+=(--state-file "$LASTFILE")
 [ -z "${SINCE:-}" ] || args+=(--since "$SINCE")
 [ "${ONCE:-0}" != 1 ] || args+=(--once)

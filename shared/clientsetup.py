@@ -35,7 +35,13 @@ from shared.waiting import MAX_TIMEOUT_S
 
 SERVER_NAME = "relay"
 SCOPES = ("local", "project", "user")
-HOOK_SUBCOMMANDS = ("hook claude-stop", "hook claude-context")
+HOOK_SUBCOMMANDS = (
+    "hook claude-stop",
+    "hook claude-context",
+    "hook claude-rewake",
+    "hook codex-stop",
+    "hook codex-context",
+)
 CODEX_STARTUP_TIMEOUT_S = 20
 # Long enough for the longest wait_for_messages (MAX_TIMEOUT_S) plus the round trip.
 CODEX_TOOL_TIMEOUT_S = int(MAX_TIMEOUT_S) + 60
@@ -122,14 +128,38 @@ def claude_hooks(
     inst: Installation, target: str, identity: str, peer: str, wait_s: int = DEFAULT_STOP_WAIT_S
 ) -> dict[str, Any]:
     """The ``hooks`` block: Stop resumes with the peer's answers, SessionStart/UserPromptSubmit add them."""
+    return agent_hooks(inst, "claude", target, identity, peer, wait_s)
+
+
+def agent_hooks(
+    inst: Installation, client: str, target: str, identity: str, peer: str, wait_s: int
+) -> dict[str, Any]:
+    """One client's hooks block (``client`` "claude" or "codex": both read this shape and these answers)."""
     common = ("--target", target, "--identity", identity)
-    stop = inst.relay_argv("hook", "claude-stop", *common, "--from", peer, "--wait", str(wait_s))
-    context = inst.relay_argv("hook", "claude-context", *common)
+    stop = inst.relay_argv("hook", f"{client}-stop", *common, "--from", peer, "--wait", str(wait_s))
+    context = inst.relay_argv("hook", f"{client}-context", *common)
     return {
         "Stop": [{"hooks": [{"type": "command", "command": stop, "timeout": wait_s + 60}]}],
         "SessionStart": [{"hooks": [{"type": "command", "command": context, "timeout": 30}]}],
         "UserPromptSubmit": [{"hooks": [{"type": "command", "command": context, "timeout": 30}]}],
     }
+
+
+REWAKE_LIFETIME_S = 3600
+
+
+def rewake_hooks(inst: Installation, target: str, identity: str, peer: str) -> dict[str, Any]:
+    """The asyncRewake waiter on SessionStart and Stop: it wakes the idle session with the next message.
+
+    With it the Stop hook need not wait (``--wait 0``): the background waiter does the waiting, and the
+    session is free at its prompt meanwhile.
+    """
+    command = inst.relay_argv(
+        "hook", "claude-rewake", "--target", target, "--identity", identity, "--from", peer,
+        "--lifetime", str(REWAKE_LIFETIME_S),
+    )  # fmt: skip
+    entry = {"type": "command", "command": command, "asyncRewake": True, "timeout": REWAKE_LIFETIME_S + 60}
+    return {event: [{"hooks": [entry]}] for event in ("SessionStart", "Stop")}
 
 
 def claude_settings_path(scope: str, home: Path, project: Path) -> Path:

@@ -7,9 +7,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from relay_stdio.automation.autoreview import APPROVE_RELAY_TOOLS, CodexReview, find_codex, review_prompt
-from relay_stdio.automation.watching import Batch
+from relay_stdio.automation.autoreview import (
+    APPROVE_RELAY_TOOLS,
+    REQUIRE_RELAY,
+    SESSION_KEY,
+    CodexReview,
+    RememberingReview,
+    find_codex,
+    review_prompt,
+)
+from relay_stdio.automation.watching import Batch, WatchState
+from relay_stdio.cli import main
 from shared.errors import ConfigError
 from shared.trust import untrusted_framing
 
@@ -18,7 +28,7 @@ BATCH = Batch("proj-x", "claude", 4, 6, (5, 6))
 
 def test_a_new_session_per_batch_in_the_read_only_sandbox_by_default() -> None:
     assert CodexReview().argv(BATCH) == [
-        "codex", "exec", "--skip-git-repo-check", "-c", APPROVE_RELAY_TOOLS,
+        "codex", "exec", "--skip-git-repo-check", "-c", APPROVE_RELAY_TOOLS, "-c", REQUIRE_RELAY,
         "-c", 'sandbox_mode="read-only"', review_prompt(BATCH),
     ]  # fmt: skip
 
@@ -73,3 +83,53 @@ def test_a_missing_codex_is_one_clear_error(tmp_path: Path) -> None:
         find_codex("no-such-codex")
     with pytest.raises(ConfigError, match=r"cannot run .*gone.*--codex-bin"):
         CodexReview(str(tmp_path / "gone")).run(BATCH, tmp_path)
+
+
+def fake_codex(tmp_path: Path, session: str | None, status: int = 0) -> tuple[Path, Path]:
+    """A codex that records its argv and prints a thread.started event naming ``session`` (None: none)."""
+    codex, calls = tmp_path / "codex", tmp_path / "calls.jsonl"
+    event = json.dumps({"type": "thread.started", "thread_id": session}) if session else ""
+    message = json.dumps({"type": "item.completed", "item": {"type": "agent_message", "text": "reviewed"}})
+    codex.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        f"print({event!r}); print('not json'); print({message!r})\nsys.exit({status})\n"
+    )
+    codex.chmod(0o755)
+    return codex, calls
+
+
+def test_every_batch_resumes_the_session_the_first_one_started(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    codex, calls = fake_codex(tmp_path, "0199-first")
+    state = WatchState(tmp_path / "state.json", "proj-x", "claude")
+    state.save(4)
+    review = RememberingReview(CodexReview(str(codex)), state)
+    assert review.run(BATCH, tmp_path) == 0
+    assert review.run(Batch("proj-x", "claude", 6, 7, (7,)), tmp_path) == 0
+    first, second = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert first[:1] == ["exec"] and "--json" in first and "resume" not in first
+    assert second[:2] == ["exec", "resume"] and second[-2] == "0199-first" and "--json" in second
+    assert state.recall(SESSION_KEY) == "0199-first" and state.load() == 4  # the position is untouched
+    state.save(7)
+    assert state.recall(SESSION_KEY) == "0199-first"  # saving the position keeps the session
+    assert "codex: reviewed" in capfd.readouterr().err
+
+
+def test_a_session_that_cannot_be_resumed_is_forgotten_so_the_retry_starts_a_new_one(tmp_path: Path) -> None:
+    codex, calls = fake_codex(tmp_path, None, status=1)
+    state = WatchState(tmp_path / "state.json", "proj-x", "claude")
+    state.remember(SESSION_KEY, "gone-session")
+    review = RememberingReview(CodexReview(str(codex)), state)
+    assert review.run(BATCH, tmp_path) == 1
+    assert state.recall(SESSION_KEY) is None
+    codex, calls = fake_codex(tmp_path, "0199-new")
+    assert review.run(BATCH, tmp_path) == 0
+    assert "resume" not in json.loads(calls.read_text().splitlines()[-1])
+    assert state.recall(SESSION_KEY) == "0199-new"
+
+
+def test_fresh_and_session_together_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["codex-auto-review", "--fresh", "--session", "x"])
+    assert result.exit_code == 2 and "--session ID or --fresh" in result.stderr

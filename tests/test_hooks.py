@@ -177,3 +177,23 @@ def test_context_hook_adds_unread_messages(runner: CliRunner, relay: Relay, even
     context = answer["hookSpecificOutput"]["additionalContext"]
     assert "### #2 ada" in context and "please rebase" in context and "mine" not in context
     assert runner.invoke(main, args, input=payload).stdout == ""  # consumed: shown once
+
+
+def test_codex_stop_answers_in_the_same_format_and_counts_apart_from_claude(
+    runner: CliRunner, relay: Relay
+) -> None:
+    relay.post("proj-x", "please review", sender="claude", source="mcp")
+    args = ["hook", "codex-stop", "--target", "proj-x", "--from", "claude", "--max-continuations", "1"]
+    result = runner.invoke(main, args, input=stop_input(session="codex-1"))
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert_valid_stop_output(answer) and answer["decision"] == "block"
+    assert "please review" in answer["reason"]
+    # The cap is Codex's own count: a second block in a row for this session is refused ...
+    relay.post("proj-x", "one more", sender="claude", source="mcp")
+    capped = runner.invoke(main, args, input=stop_input(active=True, session="codex-1"))
+    assert "decision" not in json.loads(capped.stdout) and "after 1 rounds" in capped.stdout
+    # ... while Claude's hook for a session of the same id counts from zero.
+    claude = ["hook", "claude-stop", "--target", "proj-x", "--identity", "codex", "--from", "claude"]
+    other = runner.invoke(main, claude, input=stop_input(active=True, session="codex-1"))
+    assert json.loads(other.stdout)["decision"] == "block"

@@ -240,3 +240,59 @@ def test_setup_claude_channels_subscribes_the_server_and_prints_the_launch_comma
     assert "claude --dangerously-load-development-channels server:relay" in applied
     registered = [json.loads(line) for line in fake_claude.read_text().splitlines()]
     assert registered[-1][-2:] == ["--channel", "proj-y"]
+
+
+CODEX_EVENTS = {"SessionStart", "UserPromptSubmit", "Stop"}
+
+
+def test_apply_codex_writes_hooks_json_next_to_config_and_keeps_the_users_hooks(
+    home: Path, tmp_path: Path
+) -> None:
+    hooks_json = home / ".codex" / "hooks.json"
+    hooks_json.parent.mkdir()
+    mine = {"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "notify-send done"}]}]}}
+    hooks_json.write_text(json.dumps(mine))
+    out = invoke("setup", "codex", "--apply", "--target", "team", "--peer", "ada", "--wait", "30")
+    assert f"Codex hooks written to {hooks_json}" in out
+    assert "Codex runs only hooks you have trusted" in out and "--trust-hooks" in out
+    hooks = json.loads(hooks_json.read_text())["hooks"]
+    assert set(hooks) == CODEX_EVENTS
+    assert_valid_hooks(hooks)  # Codex's hooks.json has Claude Code's settings shape
+    assert hooks["Stop"][0] == mine["hooks"]["Stop"][0]
+    relay = f"{Path(sys.executable).with_name('relay')} --data-dir {tmp_path / 'data'}"
+    stop = hooks["Stop"][1]["hooks"][0]
+    assert stop["command"] == f"{relay} hook codex-stop --target team --identity codex --from ada --wait 30"
+    assert stop["timeout"] == 90
+    for event in ("SessionStart", "UserPromptSubmit"):
+        command = hooks[event][0]["hooks"][0]["command"]
+        assert command == f"{relay} hook codex-context --target team --identity codex"
+    # Applying again replaces the relay's hooks instead of adding a second set.
+    invoke("setup", "codex", "--apply", "--target", "team", "--peer", "ada", "--wait", "30")
+    assert json.loads(hooks_json.read_text())["hooks"] == hooks
+
+
+def test_apply_codex_no_hooks_writes_only_the_server(home: Path) -> None:
+    out = invoke("setup", "codex", "--apply", "--no-hooks")
+    assert not (home / ".codex" / "hooks.json").exists() and "trusted" not in out
+
+
+def test_trust_hooks_needs_apply_and_hooks(home: Path) -> None:
+    for args in (["--trust-hooks"], ["--apply", "--no-hooks", "--trust-hooks"]):
+        result = CliRunner().invoke(main, ["setup", "codex", *args])
+        assert result.exit_code == 2 and "--trust-hooks trusts the hooks --apply writes" in result.stderr
+    assert not (home / ".codex").exists()
+
+
+def test_rewake_adds_the_async_waiter_and_the_stop_hook_stops_waiting(home: Path, fake_claude: Path) -> None:
+    invoke("setup", "claude", "--apply", "--scope", "user", "--rewake")
+    hooks = json.loads((home / ".claude" / "settings.json").read_text())["hooks"]
+    for event in ("SessionStart", "Stop"):
+        (waiter,) = [e for g in hooks[event] for e in g["hooks"] if " hook claude-rewake " in e["command"]]
+        assert waiter["asyncRewake"] is True and waiter["type"] == "command"
+        assert waiter["command"].endswith("--target proj-x --identity claude --from codex --lifetime 3600")
+        assert waiter["timeout"] > 3600
+    (stop,) = [e for g in hooks["Stop"] for e in g["hooks"] if " hook claude-stop " in e["command"]]
+    assert stop["command"].endswith("--wait 0")
+    # --remove knows the waiter too.
+    invoke("setup", "claude", "--remove", "--scope", "user")
+    assert not (home / ".claude" / "settings.json").exists()

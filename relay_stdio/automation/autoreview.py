@@ -13,20 +13,25 @@ config was written by hand.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
-from dataclasses import dataclass
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from relay_stdio.automation.watching import Batch
+from relay_stdio.automation.watching import Batch, WatchState
 from shared.errors import ConfigError
 from shared.trust import untrusted_framing
 from shared.workflow import REPLY_SECTIONS, VERDICTS
 
 SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
 APPROVE_RELAY_TOOLS = 'mcp_servers.relay.default_tools_approval_mode="approve"'
+# The review cannot be done without the relay's tools: Codex then waits for the server to start before
+# the first model request (else that request can go out without them) and fails if it cannot start.
+REQUIRE_RELAY = "mcp_servers.relay.required=true"
 
 
 def review_prompt(batch: Batch) -> str:
@@ -56,6 +61,7 @@ class CodexReview:
         bypass: pass ``--dangerously-bypass-approvals-and-sandbox`` instead (disposable machines only).
         cd: the folder a new session works in (a resumed session keeps the folder it started in).
         extra_args: more ``codex exec`` arguments, e.g. ``("--model", "gpt-5-codex")``.
+        json_events: pass ``--json``: Codex prints its events as JSON lines, the first naming the session.
     """
 
     codex: str = "codex"
@@ -64,16 +70,19 @@ class CodexReview:
     bypass: bool = False
     cd: str | None = None
     extra_args: Sequence[str] = ()
+    json_events: bool = False
 
     def argv(self, batch: Batch) -> list[str]:
         """The ``codex exec`` command line for one batch."""
-        opts = ["--skip-git-repo-check", "-c", APPROVE_RELAY_TOOLS]
+        opts = ["--skip-git-repo-check", "-c", APPROVE_RELAY_TOOLS, "-c", REQUIRE_RELAY]
         if self.bypass:
             opts.append("--dangerously-bypass-approvals-and-sandbox")
         else:
             opts += ["-c", f'sandbox_mode="{self.sandbox}"']
         if self.cd and not self.session_id:
             opts += ["--cd", self.cd]
+        if self.json_events:
+            opts.append("--json")
         opts += self.extra_args
         if self.session_id:
             return [self.codex, "exec", "resume", *opts, self.session_id, review_prompt(batch)]
@@ -85,14 +94,77 @@ class CodexReview:
         Its stdin is empty: ``codex exec`` appends piped stdin to the prompt and would wait for it. The
         batch's variables (RELAY_*, CLAUDE_CODEX_DATA_DIR) are in its environment, as for ``relay watch``.
         """
+        return self.run_for_session(batch, data_dir)[0]
+
+    def run_for_session(self, batch: Batch, data_dir: Path) -> tuple[int, str | None]:
+        """Run ``codex exec`` for one batch: its exit status, and the session it ran in (with ``--json``).
+
+        With ``json_events`` Codex's stdout is its event stream: the session id is read from its
+        ``thread.started`` event and the agent's messages are shown on stderr, for the person watching.
+        """
         env = {**os.environ, **batch.environment(data_dir)}
+        stdout = subprocess.PIPE if self.json_events else None
         try:
-            done = subprocess.run(self.argv(batch), env=env, stdin=subprocess.DEVNULL, check=False)
+            with subprocess.Popen(
+                self.argv(batch), env=env, stdin=subprocess.DEVNULL, stdout=stdout, text=True
+            ) as proc:
+                session = _read_events(proc.stdout) if proc.stdout is not None else None
         except OSError as exc:  # stops the loop; the position was not saved, so the batch is kept
             raise ConfigError(
                 f"cannot run {self.codex}: {exc.strerror or exc}; {CODEX_MISSING_HINT}"
             ) from None
-        return done.returncode
+        return proc.returncode, session
+
+
+def _read_events(lines: Iterable[str]) -> str | None:
+    """The session id from ``codex exec --json`` events; the agent's messages go to stderr."""
+    session = None
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        if event.get("type") == "thread.started" and isinstance(event.get("thread_id"), str):
+            session = session or event["thread_id"]
+        item = event.get("item")
+        if isinstance(item, dict) and item.get("type") == "agent_message":
+            print(f"codex: {item.get('text', '')}", file=sys.stderr, flush=True)
+        elif event.get("type") in ("error", "turn.failed"):
+            print(
+                f"codex: {event.get('type')}: {event.get('message') or event.get('error')}", file=sys.stderr
+            )
+    return session
+
+
+SESSION_KEY = "codex_session"
+
+
+@dataclass(frozen=True)
+class RememberingReview:
+    """Resumes one Codex session for every batch, kept in the watch state, so Codex remembers earlier
+    rounds of the same review.
+
+    The first batch starts a session (``codex exec --json``) and keeps the id its ``thread.started``
+    event names; each later batch runs ``codex exec resume <id>``. A run that never started a session
+    (Codex could not resume it: deleted, or another CODEX_HOME) forgets the id, so the retry of that
+    batch starts a new one instead of failing for ever.
+    """
+
+    review: CodexReview
+    state: WatchState
+
+    def run(self, batch: Batch, data_dir: Path) -> int:
+        kept = self.state.recall(SESSION_KEY)
+        status, session = replace(self.review, session_id=kept, json_events=True).run_for_session(
+            batch, data_dir
+        )
+        if session is not None and session != kept:
+            self.state.remember(SESSION_KEY, session)
+        elif session is None and kept is not None and status != 0:
+            self.state.remember(SESSION_KEY, None)
+        return status
 
 
 CODEX_MISSING_HINT = "install Codex (npm install -g @openai/codex) or name its executable with --codex-bin"

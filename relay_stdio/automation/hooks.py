@@ -78,11 +78,16 @@ class HookOptions:
 
 
 class ContinuationCounter:
-    """How many times in a row the Stop hook has continued one session, in ``<data_dir>/hooks``."""
+    """How many times in a row the Stop hook has continued one session, in ``<data_dir>/hooks``.
 
-    def __init__(self, data_dir: Path, session_id: object) -> None:
+    ``client`` ("claude" or "codex") keeps each client's count apart: Codex has no cap of its own on
+    repeated Stop blocks (a hook that always blocks drove 858 model requests in 150 s), so this count
+    is the only brake there.
+    """
+
+    def __init__(self, data_dir: Path, session_id: object, client: str = "claude") -> None:
         key = hashlib.sha256(str(session_id or "unknown").encode("utf-8")).hexdigest()[:24]
-        self.path = Path(data_dir) / "hooks" / f"claude-stop-{key}.json"
+        self.path = Path(data_dir) / "hooks" / f"{client}-stop-{key}.json"
 
     def get(self) -> int:
         try:
@@ -156,20 +161,23 @@ def stop_answer(
     *,
     max_continuations: int = DEFAULT_MAX_CONTINUATIONS,
     wait_always: bool = False,
+    client: str = "claude",
 ) -> dict[str, Any] | None:
-    """The Stop hook's answer: a block decision with the unread messages, or None to let Claude stop.
+    """The Stop hook's answer: a block decision with the unread messages, or None to let the agent stop.
 
-    Waits up to ``options.wait_s`` for an answer, but only when this identity's post is the newest in
-    the channel (it is waiting for a reply) or ``wait_always`` is set.
+    Claude Code and Codex share the format (Codex's stop.command.output schema is Claude's), so one
+    answer serves both; ``client`` only keeps their continuation counts apart. Waits up to
+    ``options.wait_s`` for an answer, but only when this identity's post is the newest in the channel
+    (it is waiting for a reply) or ``wait_always`` is set.
     """
     handouts, start = _start(relay, payload, options, "Stop")
-    counter = ContinuationCounter(relay.config.data_dir, payload.get("session_id"))
+    counter = ContinuationCounter(relay.config.data_dir, payload.get("session_id"), client)
     continued = counter.get() if payload.get("stop_hook_active") is True else 0
     if continued >= max_continuations:
         if _has_unread(relay, start, options):
             return {
                 "systemMessage": f"relay: not continuing automatically after {continued} rounds in a row; "
-                f"unread messages remain on {options.target} (ask Claude to fetch them)"
+                f"unread messages remain on {options.target} (ask the agent to fetch them)"
             }
         return None
     wait_s = options.wait_s if wait_always or _awaiting_reply(relay, options) else 0.0

@@ -111,8 +111,33 @@ class WatchState:
         return position
 
     def save(self, position: int) -> None:
-        """Write the position (and what it belongs to) atomically: a crash leaves the old or the new file."""
+        """Write the position (and what it belongs to) atomically: a crash leaves the old or the new file.
+
+        Other keys in the file (``remember``) are kept.
+        """
         record = {"target": self.target, "from": self.sender, "position": position, "updated": time.time()}
+        self._write({**self._raw(), **record})
+
+    def recall(self, key: str) -> str | None:
+        """A string the watcher's command kept in the state file (e.g. the Codex session it resumes)."""
+        value = self._raw().get(key)
+        return value if isinstance(value, str) and value else None
+
+    def remember(self, key: str, value: str | None) -> None:
+        """Keep ``value`` under ``key`` next to the position (None forgets it)."""
+        record = {k: v for k, v in self._raw().items() if k != key}
+        if value is not None:
+            record[key] = value
+        self._write(record)
+
+    def _raw(self) -> dict[str, object]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write(self, record: dict[str, object]) -> None:
         write_atomically(self.path, json.dumps(record).encode("utf-8"), what="the watch position")
 
     @contextmanager

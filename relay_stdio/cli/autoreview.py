@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from relay_stdio.automation.autoreview import SANDBOXES, CodexReview, find_codex
-from relay_stdio.automation.watching import Batch
+from relay_stdio.automation.autoreview import SANDBOXES, CodexReview, RememberingReview, find_codex
+from relay_stdio.automation.watching import Batch, WatchState, default_state_file
 from relay_stdio.cli.context import CliState, pass_state, user_errors
 from relay_stdio.cli.watch import run_watcher, watch_options
 
@@ -28,7 +28,13 @@ from relay_stdio.cli.watch import run_watcher, watch_options
     "--session",
     "session_id",
     metavar="ID",
-    help="Continue this Codex session (codex exec resume ID) instead of starting one per batch.",
+    help="Resume this Codex session (codex exec resume ID) for every batch. Default: the session the "
+    "first batch started, kept with the watch state.",
+)
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start a new Codex session for every batch instead of resuming one (Codex forgets earlier rounds).",
 )
 @click.option(
     "--sandbox",
@@ -57,6 +63,7 @@ def codex_auto_review(
     target: str,
     sender: str,
     session_id: str | None,
+    fresh: bool,
     sandbox: str,
     bypass_sandbox: bool,
     cd: Path | None,
@@ -69,20 +76,25 @@ def codex_auto_review(
 ) -> None:
     """Run codex exec once for each batch of posts from SENDER on TARGET, never two at once.
 
+    Every batch resumes the same Codex session (the first batch starts it; its id is kept with the
+    watch state), so Codex remembers the earlier rounds of the review; --fresh starts one per batch.
+
     Codex is told to fetch the batch with the relay's tools, review it and post its review as a reply.
     This is relay watch with the review built in: it waits on the store, keeps its place across
     restarts, and saves the position only when codex exec succeeds, so a failed review runs again.
     """
+    if fresh and session_id:
+        raise click.UsageError("choose --session ID or --fresh, not both")
     with user_errors():
         find_codex(codex_bin)
     review = CodexReview(codex_bin, session_id, sandbox, bypass_sandbox, str(cd) if cd else None, codex_args)
     data_dir = state.config.data_dir
+    path = state_file or default_state_file(data_dir, target, sender)
+    runner = review if fresh or session_id else RememberingReview(review, WatchState(path, target, sender))
 
     def run(batch: Batch) -> int:
         ids = ", ".join(f"#{i}" for i in batch.ids)
         click.echo(f"relay codex-auto-review: reviewing {ids} on {batch.target}", err=True)
-        return review.run(batch, data_dir)
+        return runner.run(batch, data_dir)
 
-    run_watcher(
-        state, target, sender, run, once=once, state_file=state_file, timeout_s=timeout_s, since=since
-    )
+    run_watcher(state, target, sender, run, once=once, state_file=path, timeout_s=timeout_s, since=since)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -17,6 +19,7 @@ from relay_stdio.automation.hooks import (
     parse_hook_input,
 )
 from relay_stdio.automation.hooks import stop_answer as compute_stop_answer
+from relay_stdio.automation.rewake import DEFAULT_LIFETIME_S, rewake_text
 from relay_stdio.cli.context import CliState, pass_state, user_errors
 from shared.waiting import MAX_TIMEOUT_S
 
@@ -43,7 +46,12 @@ def _answer(answer: dict[str, Any] | None) -> None:
         click.echo(json.dumps(answer, ensure_ascii=False))
 
 
-def _options(func: Any) -> Any:
+def _options(identity: str) -> Callable[[_F], _F]:
+    """The options every hook command takes; ``identity`` is the agent's default relay identity."""
+    return lambda func: _with_options(func, identity)
+
+
+def _with_options(func: Any, identity: str) -> Any:
     decorators = [
         click.option("--target", required=True, metavar="CHANNEL", help="The channel to read, e.g. proj-x."),
         click.option(
@@ -54,7 +62,7 @@ def _options(func: Any) -> Any:
         ),
         click.option(
             "--identity",
-            default="claude",
+            default=identity,
             show_default=True,
             metavar="NAME",
             help="Whose read position to use and whose posts to ignore: the agent's relay identity.",
@@ -92,20 +100,50 @@ def _wait_option(help_text: str) -> Callable[[_F], _F]:
 
 @click.group(cls=HookGroup)
 def hook() -> None:
-    """Hook commands for Claude Code's settings.json (see docs/claude.md)."""
+    """Hook commands for Claude Code (settings.json) and Codex (hooks.json): docs/claude.md, docs/codex.md."""
+
+
+def _stop_options(func: _F) -> _F:
+    func = click.option(
+        "--max-continuations",
+        type=click.IntRange(min=0),
+        default=DEFAULT_MAX_CONTINUATIONS,
+        show_default=True,
+        help="Continue a session at most this many times in a row.",
+    )(func)
+    func = click.option(
+        "--wait-always", is_flag=True, help="Wait even when the agent's post is not the newest."
+    )(func)
+    return _wait_option(
+        "If the agent's own post is the newest in the channel, wait up to SECONDS for the answer."
+    )(func)
+
+
+def _run_stop(state: CliState, client: str, wait_always: bool, max_continuations: int, common: Any) -> None:
+    with user_errors():
+        payload = parse_hook_input(sys.stdin.read())
+        options = HookOptions(**common)  # the shared options are named as HookOptions' fields
+        answer = compute_stop_answer(
+            state.relay,
+            payload,
+            options,
+            max_continuations=max_continuations,
+            wait_always=wait_always,
+            client=client,
+        )
+    _answer(answer)
+
+
+def _run_context(state: CliState, common: Any) -> None:
+    with user_errors():
+        payload = parse_hook_input(sys.stdin.read())
+        answer = context_answer(state.relay, payload, HookOptions(**common))
+    _answer(answer)
 
 
 @hook.command("claude-stop")
-@_options
-@_wait_option("If Claude's own post is the newest in the channel, wait up to SECONDS for the answer.")
-@click.option("--wait-always", is_flag=True, help="Wait even when Claude's post is not the newest.")
-@click.option(
-    "--max-continuations",
-    type=click.IntRange(min=0),
-    default=DEFAULT_MAX_CONTINUATIONS,
-    show_default=True,
-    help="Continue a session at most this many times in a row.",
-)
+@_options("claude")
+@_stop_options
 @pass_state
 def claude_stop(state: CliState, /, wait_always: bool, max_continuations: int, **common: Any) -> None:
     """Stop hook: if unread messages arrived, keep the session going with them as Claude's next task.
@@ -114,17 +152,11 @@ def claude_stop(state: CliState, /, wait_always: bool, max_continuations: int, *
     there are new messages, or nothing to let Claude stop. What it hands over counts as read at the
     session's next Stop, once the continued turn has run.
     """
-    with user_errors():
-        payload = parse_hook_input(sys.stdin.read())
-        options = HookOptions(**common)  # the shared options are named as HookOptions' fields
-        answer = compute_stop_answer(
-            state.relay, payload, options, max_continuations=max_continuations, wait_always=wait_always
-        )
-    _answer(answer)
+    _run_stop(state, "claude", wait_always, max_continuations, common)
 
 
 @hook.command("claude-context")
-@_options
+@_options("claude")
 @_wait_option("Wait up to SECONDS for a message when none is unread.")
 @pass_state
 def claude_context(state: CliState, /, **common: Any) -> None:
@@ -133,8 +165,61 @@ def claude_context(state: CliState, /, **common: Any) -> None:
     Prints {"hookSpecificOutput": {"hookEventName": ..., "additionalContext": ...}} when there are
     unread messages, or nothing. They count as read at the session's next Stop, once a turn has run.
     """
+    _run_context(state, common)
+
+
+@hook.command("codex-stop")
+@_options("codex")
+@_stop_options
+@pass_state
+def codex_stop(state: CliState, /, wait_always: bool, max_continuations: int, **common: Any) -> None:
+    """Codex Stop hook: if unread messages arrived, continue the Codex turn with them.
+
+    Codex's Stop hook takes the same answer as Claude Code's: {"decision": "block", "reason": ...} on
+    stdout continues the turn with the reason as the next prompt. Codex has no cap of its own on
+    repeated blocks, so --max-continuations is the brake (counted apart from Claude's).
+    """
+    _run_stop(state, "codex", wait_always, max_continuations, common)
+
+
+@hook.command("codex-context")
+@_options("codex")
+@_wait_option("Wait up to SECONDS for a message when none is unread.")
+@pass_state
+def codex_context(state: CliState, /, **common: Any) -> None:
+    """Codex SessionStart / UserPromptSubmit hook: add unread messages to the model's context."""
+    _run_context(state, common)
+
+
+def _exit_quietly(signum: int, frame: FrameType | None) -> None:
+    # A newer waiter of the same session took over: leave without a word (status 0 wakes nobody).
+    sys.exit(0)
+
+
+@hook.command("claude-rewake")
+@_options("claude")
+@click.option(
+    "--lifetime",
+    "lifetime_s",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_LIFETIME_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up (exit 0, waking nobody) after SECONDS.",
+)
+@pass_state
+def claude_rewake(state: CliState, /, lifetime_s: float, **common: Any) -> None:
+    """asyncRewake hook: wait in the background for the next message and wake the idle session with it.
+
+    Registered with "asyncRewake": true on SessionStart and Stop. When someone else posts, it prints
+    the message on stderr and exits with status 2, which Claude Code shows to the model, waking the
+    session. One waiter per session (a new one takes over), ending after --lifetime or as soon as
+    Claude Code is gone.
+    """
+    signal.signal(signal.SIGTERM, _exit_quietly)
     with user_errors():
         payload = parse_hook_input(sys.stdin.read())
-        options = HookOptions(**common)
-        answer = context_answer(state.relay, payload, options)
-    _answer(answer)
+        text = rewake_text(state.relay, payload, HookOptions(**common), lifetime_s)
+    if text is not None:
+        click.echo(text, err=True)
+        sys.exit(2)

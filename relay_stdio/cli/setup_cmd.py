@@ -7,11 +7,14 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+from click.decorators import FC
 
 from relay_stdio.cli.context import CliState, pass_state, user_errors
+from relay_stdio.setup import codexhooks
 from relay_stdio.setup import registered as clientconfig
 from relay_stdio.setup import remove as clientremove
 from shared import clientsetup as cs
@@ -22,6 +25,17 @@ def _target_option(func: click.decorators.FC) -> click.decorators.FC:
     return click.option(
         "--target", default="proj-x", show_default=True, metavar="CHANNEL", help="The shared review channel."
     )(func)
+
+
+def _wait_option(agent: str) -> Callable[[FC], FC]:
+    return click.option(
+        "--wait",
+        "wait_s",
+        type=click.IntRange(0, int(MAX_TIMEOUT_S)),
+        default=cs.DEFAULT_STOP_WAIT_S,
+        show_default=True,
+        help=f"How long the Stop hook waits for the peer's answer after {agent} posted.",
+    )
 
 
 @click.group()
@@ -40,14 +54,7 @@ def setup() -> None:
     show_default=True,
     help="local: this project, just you; project: .claude/settings.json and .mcp.json; user: every project.",
 )
-@click.option(
-    "--wait",
-    "wait_s",
-    type=click.IntRange(0, int(MAX_TIMEOUT_S)),
-    default=cs.DEFAULT_STOP_WAIT_S,
-    show_default=True,
-    help="How long the Stop hook waits for the reviewer's answer after Claude posted.",
-)
+@_wait_option("Claude")
 @click.option("--no-hooks", is_flag=True, help="Register the MCP server only.")
 @click.option(
     "--project-dir",
@@ -60,6 +67,12 @@ def setup() -> None:
     is_flag=True,
     help="Push new messages into the session (Claude Code channels): subscribe the server to --target and "
     "print the command that starts Claude Code with the channel.",
+)
+@click.option(
+    "--rewake",
+    is_flag=True,
+    help="Add the asyncRewake hook that wakes an idle session with the next message (for sessions without "
+    "channels); the Stop hook then does not wait.",
 )
 @click.option("--apply", is_flag=True, help="Run claude mcp add and merge the hooks (with a backup).")
 @click.option(
@@ -76,6 +89,7 @@ def claude(
     no_hooks: bool,
     project_dir: Path,
     channels: bool,
+    rewake: bool,
     apply: bool,
     remove: bool,
 ) -> None:
@@ -91,7 +105,10 @@ def claude(
         return
     inst = cs.Installation.find(state.config)
     add = cs.claude_add_command(inst, identity, scope, (target,) if channels else ())
-    hooks = cs.claude_hooks(inst, target, identity, peer, wait_s)
+    hooks = cs.claude_hooks(inst, target, identity, peer, 0 if rewake else wait_s)
+    if rewake:
+        for event, groups in cs.rewake_hooks(inst, target, identity, peer).items():
+            hooks[event] = hooks.get(event, []) + groups
     if not apply:
         click.echo(
             f"# 1. Register the relay's MCP server with Claude Code (scope {scope}):\n{shlex.join(add)}\n"
@@ -184,34 +201,102 @@ def _apply_codex(path: Path, inst: cs.Installation, identity: str) -> None:
     click.echo(f"{table} written to {path}" + (f" (backup: {backup})" if backup else ""))
 
 
+def _apply_codex_hooks(path: Path, hooks: dict[str, object]) -> None:
+    current = cs.read_json_settings(path)
+    merged = json.dumps(cs.merge_claude_hooks(current, hooks, path), indent=2) + "\n"
+    if cs.is_unchanged(path, merged):
+        click.echo(f"Codex hooks in {path} already up to date (nothing written, no backup)")
+        return
+    backup = cs.write_with_backup(path, merged)
+    click.echo(f"Codex hooks written to {path}" + (f" (backup: {backup})" if backup else ""))
+
+
+def _trust_codex_hooks(hooks_path: Path) -> None:
+    codex = shutil.which("codex")
+    if codex is None:
+        raise click.ClickException(
+            "--trust-hooks asks Codex itself to record the trust, but codex is not on PATH; install Codex "
+            "(npm install -g @openai/codex) or trust the hooks in Codex's own review (/hooks)"
+        )
+    keys = codexhooks.trust_relay_hooks(codex, os.environ, hooks_path, Path.cwd())
+    click.echo(f"trusted in Codex (hooks.state in its config.toml): {', '.join(keys)}")
+
+
+def _remove_codex(config_path: Path, hooks_path: Path) -> None:
+    hooks = cs.read_json_settings(hooks_path).get("hooks") if hooks_path.exists() else None
+    keys = codexhooks.relay_hook_keys(hooks_path, hooks) if isinstance(hooks, dict) else []
+    click.echo(clientremove.remove_claude_hooks(hooks_path))
+    click.echo(clientremove.remove_codex_server(config_path, keys))
+
+
 @setup.command("codex")
 @_target_option
 @click.option("--identity", default="codex", show_default=True, help="Codex's relay identity.")
 @click.option("--peer", default="claude", show_default=True, help="Whose review packets Codex answers.")
+@_wait_option("Codex")
+@click.option("--no-hooks", is_flag=True, help="Register the MCP server only, without Codex hooks.")
 @click.option(
-    "--apply", is_flag=True, help="Merge [mcp_servers.relay] into Codex's config.toml (with a backup)."
+    "--trust-hooks",
+    is_flag=True,
+    help="Also record your trust in the relay's hooks, as Codex's own review would (needs codex on PATH).",
 )
-@click.option("--remove", is_flag=True, help="Undo --apply: take [mcp_servers.relay] out (with a backup).")
+@click.option(
+    "--apply",
+    is_flag=True,
+    help="Merge [mcp_servers.relay] into Codex's config.toml and the hooks into hooks.json (with backups).",
+)
+@click.option(
+    "--remove",
+    is_flag=True,
+    help="Undo --apply: the server, the relay's hooks and their trust (with backups).",
+)
 @pass_state
-def codex(state: CliState, target: str, identity: str, peer: str, apply: bool, remove: bool) -> None:
-    """Codex: the [mcp_servers.relay] block for config.toml and the auto-review loop command."""
+def codex(
+    state: CliState,
+    target: str,
+    identity: str,
+    peer: str,
+    wait_s: int,
+    no_hooks: bool,
+    trust_hooks: bool,
+    apply: bool,
+    remove: bool,
+) -> None:
+    """Codex: the [mcp_servers.relay] block for config.toml, its hooks and the auto-review loop command."""
     if apply and remove:
         raise click.UsageError("choose --apply or --remove, not both")
+    if trust_hooks and (no_hooks or not apply):
+        raise click.UsageError(
+            "--trust-hooks trusts the hooks --apply writes: use it with --apply, without --no-hooks"
+        )
     path = cs.codex_config_path(os.environ, Path.home())
+    hooks_path = codexhooks.codex_hooks_path(os.environ, Path.home())
     if remove:
         with user_errors():
-            click.echo(clientremove.remove_codex_server(path))
+            _remove_codex(path, hooks_path)
         return
     inst = cs.Installation.find(state.config)
+    hooks = codexhooks.codex_hooks(inst, target, identity, peer, wait_s)
+    trust = inst.relay_argv("setup", "codex", "--apply", "--trust-hooks", "--target", target, "--peer", peer)
     if apply:
         with user_errors():
             _apply_codex(path, inst, identity)
+            if not no_hooks:
+                _apply_codex_hooks(hooks_path, hooks)
+                if trust_hooks:
+                    _trust_codex_hooks(hooks_path)
+                else:
+                    click.echo(codexhooks.review_step(hooks_path, trust))
     else:
         click.echo(f"# Add to {path} (or run this again with --apply):")
         click.echo(cs.codex_toml_block(inst, identity))
         argv = inst.server_argv(identity)
         click.echo("# Or register it with the Codex CLI (then add the timeouts and approval mode by hand):")
         click.echo(shlex.join(["codex", "mcp", "add", cs.SERVER_NAME, "--", *argv]) + "\n")
+        if not no_hooks:
+            click.echo(f"# Codex hooks: merge into {hooks_path} (or run this again with --apply):")
+            click.echo(json.dumps({"hooks": hooks}, indent=2))
+            click.echo(codexhooks.review_step(hooks_path, trust) + "\n")
     click.echo(f"# The automatic review loop (Codex answers every packet {peer} posts to {target}):")
     click.echo(inst.relay_argv("codex-auto-review", "--target", target, "--from", peer))
     click.echo(f"\n# Store shared with Claude: {inst.data_dir}  (check each side with: relay config)")

@@ -30,6 +30,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import Implementation
 
+from relay_stdio.setup import codexhooks
 from relay_stdio.setup import registered as clientconfig
 from relay_stdio.setup.registered import Registration
 from shared.clientsetup import SCOPES, claude_settings_path, codex_config_path
@@ -229,6 +230,57 @@ def hook_checks(env: Mapping[str, str], home: Path, project: Path, regs: list[Re
     return [Check("claude hooks", True, f"parse; relay hooks on {', '.join(sorted(events))}")]
 
 
+def codex_hook_checks(
+    env: Mapping[str, str], home: Path, project: Path, regs: list[Registration]
+) -> list[Check]:
+    """Codex's hooks.json holds the relay's Stop hook, and Codex trusts it (Codex skips untrusted hooks)."""
+    if not any(r.client == "codex" for r in regs):
+        return []
+    path = codexhooks.codex_hooks_path(env, home)
+    try:
+        events = clientconfig.claude_relay_hooks(path)  # hooks.json has Claude Code's settings shape
+    except ConfigError as exc:
+        return [Check("codex hooks", False, str(exc), "fix the file by hand, then relay setup codex --apply")]
+    if "Stop" not in events:
+        fix = "relay setup codex --apply (or --no-hooks on purpose: then ignore this)"
+        return [
+            Check(
+                "codex hooks",
+                False,
+                f"no relay Stop hook in {path}: Codex will not continue with answers",
+                fix,
+            )
+        ]
+    codex = shutil.which("codex", path=env.get("PATH"))
+    if codex is None:
+        return [
+            Check(
+                "codex hooks",
+                None,
+                f"relay hooks on {', '.join(sorted(events))}; codex not on PATH to ask "
+                "whether it trusts them",
+            )
+        ]
+    try:
+        trust = codexhooks.hook_trust(codex, env, path, project)
+    except (ConfigError, OSError, ValueError) as exc:
+        return [
+            Check(
+                "codex hooks",
+                None,
+                f"relay hooks on {', '.join(sorted(events))}; Codex did not say "
+                f"whether it trusts them ({exc})",
+            )
+        ]
+    untrusted = sorted(event for event, status in trust.items() if status != "trusted")
+    if untrusted or not trust:
+        fix = "trust them in Codex (/hooks), or relay setup codex --apply --trust-hooks"
+        return [
+            Check("codex hooks", False, f"Codex skips untrusted hooks: {', '.join(untrusted) or 'all'}", fix)
+        ]
+    return [Check("codex hooks", True, f"trusted by Codex; relay hooks on {', '.join(sorted(trust))}")]
+
+
 def store_checks(probes: list[Probe]) -> list[Check]:
     """The notifier waiting relies on, and private modes, for the (first) store the servers use."""
     data_dir = next((Path(p.data_dir) for p in probes if p.data_dir), None)
@@ -287,6 +339,7 @@ def run_doctor(config: Config, env: Mapping[str, str], home: Path, project: Path
         *probe_checks(probes),
         *shared_store_checks(probes),
         *hook_checks(env, home, project, regs),
+        *codex_hook_checks(env, home, project, regs),
         *store_checks(probes),
         viewer_check(config),
     ]

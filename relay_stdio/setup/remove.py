@@ -1,7 +1,8 @@
 """``relay setup claude|codex --remove``: take out exactly what ``--apply`` wrote, keeping everything else.
 
-What is removed: the relay's hook entries from a Claude Code settings file (groups and events left
-empty by that go too), and ``[mcp_servers.relay]`` from Codex's config.toml. The current file is
+What is removed: the relay's hook entries from a Claude Code settings file or Codex's hooks.json
+(groups and events left empty by that go too), and ``[mcp_servers.relay]`` from Codex's config.toml
+with the trust Codex recorded for the relay's hooks (``hooks.state."<key>"``). The current file is
 backed up first. When what is left equals a backup ``--apply`` made (nothing else changed since), that
 backup's bytes are written back, so the file is byte-identical to before, comments, key order and
 indentation included; a file left empty that no backup had (``--apply`` created it) is deleted.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,11 @@ def without_claude_hooks(settings: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def without_codex_server(text: str, path: Path) -> str:
-    """config.toml text without ``[mcp_servers.relay]`` (and without ``mcp_servers`` if that was all)."""
+def without_codex_server(text: str, path: Path, hook_keys: Sequence[str] = ()) -> str:
+    """config.toml text without ``[mcp_servers.relay]`` and the trust state of ``hook_keys``.
+
+    A table left empty by that (``mcp_servers``, ``hooks.state``, ``hooks``) goes too.
+    """
     try:
         doc = tomlkit.parse(text)
     except TOMLKitError as exc:
@@ -63,7 +67,22 @@ def without_codex_server(text: str, path: Path) -> str:
         del servers[SERVER_NAME]
         if not servers:
             del doc["mcp_servers"]
+    _drop_hook_state(doc, hook_keys)
     return tomlkit.dumps(doc)
+
+
+def _drop_hook_state(doc: Any, hook_keys: Sequence[str]) -> None:
+    hooks = doc.get("hooks")
+    state = hooks.get("state") if isinstance(hooks, dict) else None
+    if not isinstance(state, dict):
+        return
+    for key in hook_keys:
+        if key in state:
+            del state[key]
+    if not state:
+        del hooks["state"]
+    if not hooks:
+        del doc["hooks"]
 
 
 def _backups(path: Path) -> list[Path]:
@@ -101,7 +120,7 @@ def write_removal(path: Path, text: str, parse: Callable[[str], Any]) -> str:
 
 
 def remove_claude_hooks(path: Path) -> str:
-    """Take the relay's hooks out of one Claude Code settings file."""
+    """Take the relay's hooks out of one Claude Code settings file (or Codex's hooks.json, same shape)."""
     if not path.exists():
         return f"{path} does not exist: no hooks to remove"
     settings = read_json_settings(path)
@@ -115,12 +134,12 @@ def _parse_json(text: str) -> Any:
     return json.loads(text) if text.strip() else {}
 
 
-def remove_codex_server(path: Path) -> str:
-    """Take ``[mcp_servers.relay]`` out of Codex's config.toml."""
+def remove_codex_server(path: Path, hook_keys: Sequence[str] = ()) -> str:
+    """Take ``[mcp_servers.relay]`` (and the trust recorded for ``hook_keys``) out of Codex's config.toml."""
     if not path.exists():
         return f"{path} does not exist: nothing to remove"
     text = path.read_text(encoding="utf-8")
-    left = without_codex_server(text, path)
+    left = without_codex_server(text, path, hook_keys)
     if left == text:
         return f"{path}: no [mcp_servers.{SERVER_NAME}] in it"
     return write_removal(path, left, lambda t: tomlkit.parse(t).unwrap())

@@ -61,6 +61,9 @@ def main() -> None:
             log.write(json.dumps({"mcp_add": argv[2:]}) + "\n")
         return
     prompt = argv[-1]
+    if "--json" in argv:  # codex exec --json: the first event names the session (resumed or new)
+        session = argv[-2] if argv[1] == "resume" else f"standin-session-{os.getpid()}"
+        print(json.dumps({"type": "thread.started", "thread_id": session}), flush=True)
     outcome = anyio.run(review, prompt)
     record = {"argv": argv, "env": {k: v for k, v in os.environ.items() if k.startswith("RELAY_")}, **outcome}
     with open(os.environ["STANDIN_LOG"], "a", encoding="utf-8") as log:

@@ -184,11 +184,14 @@ def test_claude_and_codex_trade_packet_and_verdict_with_no_person(tmp_path: Path
     runs = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(runs) == 1
     run = runs[0]
-    assert run["argv"][:6] == [
+    assert run["argv"][:9] == [
         "exec", "--skip-git-repo-check", "-c", 'mcp_servers.relay.default_tools_approval_mode="approve"',
-        "-c", 'sandbox_mode="read-only"',
+        "-c", "mcp_servers.relay.required=true", "-c", 'sandbox_mode="read-only"', "--json",
     ]  # fmt: skip
-    assert len(run["argv"]) == 7 and "since_id=0" in run["argv"][6] and "reply_to=1" in run["argv"][6]
+    assert len(run["argv"]) == 10 and "since_id=0" in run["argv"][9] and "reply_to=1" in run["argv"][9]
+    # The session the first batch started is kept with the watch state, for the next batch to resume.
+    state = json.loads((data / "watch" / "proj-x--claude.json").read_text())
+    assert state["position"] == 1 and state["codex_session"].startswith("standin-session-")
     assert {k: run["env"][k] for k in ("RELAY_SINCE_ID", "RELAY_LATEST_ID", "RELAY_IDS", "RELAY_SENDER")} == {
         "RELAY_SINCE_ID": "0", "RELAY_LATEST_ID": "1", "RELAY_IDS": "1", "RELAY_SENDER": "claude",
     }  # fmt: skip
@@ -251,12 +254,13 @@ def test_the_script_maps_the_original_environment_onto_relay_codex_auto_review(t
     )
     assert done.returncode == 0, done.stderr
     argv = json.loads(record.read_text())
-    assert argv[:10] == [
+    assert argv[:12] == [
         "exec", "resume", "--skip-git-repo-check",
         "-c", 'mcp_servers.relay.default_tools_approval_mode="approve"',
-        "-c", 'sandbox_mode="workspace-write"', "--model", "gpt-5-codex", "0199-abc",
+        "-c", "mcp_servers.relay.required=true", "-c", 'sandbox_mode="workspace-write"',
+        "--model", "gpt-5-codex", "0199-abc",
     ]  # fmt: skip
-    assert len(argv) == 11 and "ids 5 6" in argv[10] and "since_id=4" in argv[10] and "reply_to=6" in argv[10]
+    assert len(argv) == 13 and "ids 5 6" in argv[12] and "since_id=4" in argv[12] and "reply_to=6" in argv[12]
     assert json.loads((tmp_path / "position.json").read_text())["position"] == 6
     assert "relay codex-auto-review: reviewing #5, #6 on proj-x" in done.stderr
-    assert untrusted_framing("proj-x", ["claude"]) in argv[10]
+    assert untrusted_framing("proj-x", ["claude"]) in argv[12]
