@@ -30,7 +30,7 @@ from tests.e2e.web_server import running_relay_web
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TOKEN = "mcp-http-token-" + "q" * 30
-TOOLS = {"post_message", "fetch_messages", "wait_for_messages", "list_channels"}
+TOOLS = {"post_message", "fetch_messages", "wait_for_messages", "list_channels", "search_messages"}
 
 
 def client_spec(client: tuple[str, str, str], calls: list[dict[str, Any]], **where: Any) -> dict[str, Any]:
