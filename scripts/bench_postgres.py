@@ -25,13 +25,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
+MISSING = "PostgreSQL is not installed (sudo apt-get install postgresql): section skipped"
+
+
 def _cluster() -> Any:
     from tests.pg_cluster import find_bindir, start_cluster
 
     bindir = find_bindir()
-    if bindir is None:
-        raise SystemExit("the postgres section needs PostgreSQL: sudo apt-get install postgresql")
-    return start_cluster(bindir)
+    return None if bindir is None else start_cluster(bindir)
 
 
 def _bare_writer(url: str, writer: int, count: int, text: str, go: Any, out: Any) -> None:
@@ -214,6 +215,9 @@ def _copy(cluster: Any, root: Path, quick: bool) -> dict[str, Any]:
 def section_postgres(root: Path, quick: bool, runs: int) -> dict[str, Any]:
     root.mkdir(parents=True, exist_ok=True)
     cluster = _cluster()
+    if cluster is None:
+        print(f"   {MISSING}", file=sys.stderr)
+        return {"skipped": MISSING}
     try:
         return {
             "writes": _writes(cluster, quick, runs),
@@ -229,6 +233,9 @@ def section_postgres(root: Path, quick: bool, runs: int) -> dict[str, Any]:
 
 def render_postgres(pg: dict[str, Any], row: Any) -> None:
     """Add the section's rows to the benchmark table through ``row(name, value, base, ratio, target)``."""
+    if "skipped" in pg:
+        row(f"postgres: {pg['skipped']}", "", "", None, "")
+        return
     for r in pg["writes"]:
         row(f"postgres appends/s, {r['writers']} writer(s) vs bare INSERT", f"{r['relay']:.0f}",
             f"{r['bare']:.0f}", r["ratio"], ">= 0.7")  # fmt: skip
