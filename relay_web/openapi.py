@@ -243,7 +243,12 @@ def _viewer_paths(refused: dict[str, Any]) -> dict[str, Any]:
                         "in": "query",
                         "required": True,
                         "description": f"one or more words, 1 to {QUERY_MAX_CHARS} characters",
-                        "schema": {"type": "string", "minLength": 1, "pattern": f"[^{_SPACE}]"},
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": QUERY_MAX_CHARS,
+                            "pattern": f"[^{_SPACE}]",
+                        },
                     },
                     {
                         **target,
