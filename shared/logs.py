@@ -232,6 +232,13 @@ def setup_logging(config: Config, stderr_level: int = logging.WARNING) -> None:
     for handler in (forward, stderr):
         setattr(handler, _OURS, True)
         relay.addHandler(handler)
+    # The PostgreSQL driver's pool reports every connection an outage broke; the relay says what
+    # matters itself ("store unavailable"), so these go to the log file only, not to stderr.
+    driver = logging.getLogger("psycopg")
+    for handler in [h for h in driver.handlers if getattr(h, _OURS, False)]:
+        driver.removeHandler(handler)
+    driver.addHandler(forward)
+    driver.propagate = False
 
 
 def log_tool_call(name: str, **fields: Any) -> None:
