@@ -51,3 +51,11 @@ def inspector_command() -> list[str]:
 def ts_client_command() -> list[str]:
     """``client.mjs``, the official TypeScript SDK client script."""
     return node_command(TS_CLIENT, TS_SDK)
+
+
+def node_bin(name: str) -> Path:
+    """A program the npm packages install (``claude``, ``codex``), or fail (CI) / skip (locally)."""
+    path = NODE_DIR / "node_modules" / ".bin" / name
+    if not path.exists():
+        _unavailable(f"tests/e2e/node/node_modules/.bin/{name} is missing")
+    return path
