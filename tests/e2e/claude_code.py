@@ -12,9 +12,14 @@ prompt, schemas behind ToolSearch), and accepts a direct call of one by name.
 
 from __future__ import annotations
 
+import json
 import os
+import queue
+import signal
 import subprocess
+import threading
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.conftest import relay_cli
 from tests.e2e.node_clients import node_bin
@@ -80,4 +85,57 @@ def claude_print(env: dict[str, str], prompt: str, *extra: str) -> subprocess.Po
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group: a test that fails can end it and its hooks
     )
+
+
+def end(proc: subprocess.Popen[str]) -> None:
+    """End a Claude Code this test started if it still runs, with what else runs in its process group
+    (its hooks: a test that failed half-way leaves nothing behind), and close its pipes."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=HANG_GUARD_S)
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+class StreamSession:
+    """``claude -p --input-format stream-json``: a session that stays open for more input, the mode in
+    which Claude Code runs asyncRewake hooks in the background; its stdout events are read in a thread."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        argv = [str(node_bin("claude")), "-p", "--input-format", "stream-json"]
+        argv += ["--output-format", "stream-json", "--verbose", "--allowedTools", RELAY_TOOLS]
+        self.proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=workdir(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.events.put(json.loads(line))
+
+    def say(self, words: str) -> None:
+        """Type a prompt into the session."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(
+            json.dumps({"type": "user", "message": {"role": "user", "content": words}}) + "\n"
+        )
+        self.proc.stdin.flush()
+
+    def next_result(self) -> dict[str, Any]:
+        """The ``result`` event that ends the next turn (the session is idle after it)."""
+        while True:
+            event = self.events.get(timeout=HANG_GUARD_S)
+            if event.get("type") == "result":
+                return event
