@@ -18,6 +18,8 @@ import queue
 import signal
 import subprocess
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +141,12 @@ class StreamSession:
             event = self.events.get(timeout=HANG_GUARD_S)
             if event.get("type") == "result":
                 return event
+
+
+def wait_until(condition: Callable[[], Any], what: str, shown: Callable[[], str] = str) -> Any:
+    """Poll ``condition`` until it is true (and return its value), or fail naming ``what`` and ``shown()``."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"never: {what} {shown()}"
+        time.sleep(0.05)
+    return found

@@ -12,14 +12,29 @@ stand-in Messages API, started with ``--dangerously-load-development-channels se
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.claude_code import HANG_GUARD_S
+from shared.clientsetup import claude_channel_launch
+from shared.trust import untrusted_framing
+from tests.e2e.claude_code import (
+    HANG_GUARD_S,
+    RELAY_TOOLS,
+    claude_env,
+    run_relay,
+    set_up_claude,
+    wait_until,
+    workdir,
+)
 from tests.e2e.conftest import child_env, relay_stdio_command
+from tests.e2e.node_clients import node_bin, unavailable
+from tests.e2e.standin_models import MessagesStandin, messages_text, text, tool_use
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -95,3 +110,117 @@ def test_with_push_any_client_is_served_the_older_protocol(tmp_path: Path) -> No
     )
     assert probe["error"]["code"] == -32601
     assert initialized["result"]["capabilities"]["experimental"] == {"claude/channel": {}}
+
+
+REPLY = "Thanks, on it."
+
+
+def answer_channel_events(number: int, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stand-in model: a channel event gets a reply through post_message, as the instructions say."""
+    said = messages_text(body)  # Claude Code puts a system message after the event: search them all
+    if '"tool_result"' in said:
+        return [text("Answered on the relay.")]
+    event = re.search(r'<channel source=\\"relay\\" target=\\"([^\\"]+)\\" id=\\"(\d+)\\"', said)
+    if event is None:
+        return [text("Ready.")]
+    args = {"target": event.group(1), "text": REPLY, "reply_to": int(event.group(2))}
+    return [tool_use(f"{RELAY_TOOLS}__post_message", args, f"reply{number}")]
+
+
+def interactive_env(root: Path, base_url: str) -> dict[str, str]:
+    """Claude Code's environment for an interactive session whose cached feature flags allow channels.
+
+    Claude Code ignores its cached flags when telemetry or nonessential traffic is switched off, so
+    those two stay on, and a proxy that refuses every connection keeps it offline all the same (the
+    stand-in model on 127.0.0.1 is exempt).
+    """
+    env = claude_env(root, base_url)
+    for name in ("DISABLE_TELEMETRY", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"):
+        env.pop(name)
+    refused = "http://127.0.0.1:9"
+    env |= {
+        "HTTPS_PROXY": refused,
+        "HTTP_PROXY": refused,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "TERM": "xterm-256color",
+    }
+    return env
+
+
+def trust_and_flags(env: dict[str, str]) -> None:
+    """``~/.claude.json`` as after a person's first start: onboarding done, this folder and the API key
+    accepted, and the feature flags cached with channels on (``tengu_harbor``)."""
+    path = Path(env["HOME"]) / ".claude.json"
+    config = json.loads(path.read_text())
+    config["cachedGrowthBookFeatures"] = {**config.get("cachedGrowthBookFeatures", {}), "tengu_harbor": True}
+    config |= {"hasCompletedOnboarding": True, "theme": "dark"}
+    config["customApiKeyResponses"] = {"approved": [env["ANTHROPIC_API_KEY"][-20:]], "rejected": []}
+    config["projects"][str(workdir(env))]["hasTrustDialogAccepted"] = True
+    path.write_text(json.dumps(config))
+
+
+class Tmux:
+    """A private tmux server (its own socket) running one window; ended with the test."""
+
+    def __init__(self, socket: Path) -> None:
+        found = shutil.which("tmux")
+        if found is None:
+            unavailable("tmux is not installed (apt-get install tmux)")
+        self.argv = [str(found), "-S", str(socket)]
+
+    def start(self, env: dict[str, str], argv: list[str]) -> None:
+        command = shlex.join(["env", "-i", *(f"{k}={v}" for k, v in env.items()), *argv])
+        self.run(
+            "new-session", "-d", "-s", "claude", "-x", "160", "-y", "50", "-c", str(workdir(env)), command
+        )
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "claude").stdout
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "claude", *keys)
+
+    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*self.argv, *argv], capture_output=True, text=True, timeout=HANG_GUARD_S)
+
+    def close(self) -> None:
+        self.run("kill-server")
+
+
+def test_a_post_wakes_an_idle_interactive_claude_code_through_the_channel(tmp_path: Path) -> None:
+    claude = node_bin("claude")
+    tmux = Tmux(tmp_path / "tmux.sock")
+    with MessagesStandin(answer_channel_events) as standin:
+        env = interactive_env(tmp_path, standin.base_url)
+        set_up_claude(env, "--channels")
+        trust_and_flags(env)
+        debug_log = Path(env["HOME"]) / ".claude" / "debug" / "latest"
+        try:
+            # The launch command `relay setup claude --channels` prints, with this claude binary.
+            launch = [str(claude), *claude_channel_launch()[1:], "--debug", "--allowedTools", RELAY_TOOLS]
+            tmux.start(env, launch)
+            wait_until(
+                lambda: "I am using this for local development" in tmux.screen(), "the warning", tmux.screen
+            )
+            tmux.keys("Enter")  # the one-time warning about development channels, accepted
+            registered = "Channel notifications registered"
+            wait_until(
+                lambda: debug_log.exists() and registered in debug_log.read_text(), registered, tmux.screen
+            )
+            assert standin.requests == []  # the session sits idle at its prompt
+            posted = json.loads(
+                run_relay(env, "post", "proj-x", "verdict: approve", "--sender", "codex", "--json").stdout
+            )
+            channel = Path(env["CLAUDE_CODEX_DATA_DIR"]) / "channels" / "proj-x.jsonl"
+            wait_until(lambda: REPLY in channel.read_text(), "Claude's answer on the channel", tmux.screen)
+        finally:
+            tmux.close()
+    assert standin.errors == []
+    woken = messages_text(standin.requests[0])
+    tag = f'<channel source="relay" target="proj-x" id="{posted["id"]}" sender="codex">'
+    assert json.dumps(tag)[1:-1] in woken and "verdict: approve" in woken
+    assert json.dumps(untrusted_framing("proj-x", ["codex via cli"]))[1:-1] in woken
+    records = [json.loads(line) for line in channel.read_text().splitlines()]
+    assert [(m["id"], m["sender"], m.get("reply_to"), m["text"]) for m in records] == [
+        (1, "codex", None, "verdict: approve"), (2, "claude", 1, REPLY),
+    ]  # fmt: skip

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from tests.e2e.claude_code import (
     end,
     run_relay,
     set_up_claude,
+    wait_until,
 )
 from tests.e2e.standin_models import MessagesStandin, messages_text, text
 
@@ -117,14 +116,6 @@ def rewake_processes(data: Path) -> list[int]:
             continue
         if b"claude-rewake" in argv and str(data).encode() in argv:
             found.append(int(proc.name))
-    return found
-
-
-def wait_until(condition: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + HANG_GUARD_S
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(0.05)
     return found
 
 
