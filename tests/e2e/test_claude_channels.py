@@ -16,6 +16,8 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,7 @@ from tests.e2e.claude_code import (
 )
 from tests.e2e.conftest import child_env, relay_stdio_command
 from tests.e2e.node_clients import node_bin, unavailable
-from tests.e2e.standin_models import MessagesStandin, messages_text, text, tool_use
+from tests.e2e.standin_models import MessagesStandin, Script, messages_text, text, tool_use
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -187,40 +189,89 @@ class Tmux:
         self.run("kill-server")
 
 
-def test_a_post_wakes_an_idle_interactive_claude_code_through_the_channel(tmp_path: Path) -> None:
-    claude = node_bin("claude")
-    tmux = Tmux(tmp_path / "tmux.sock")
-    with MessagesStandin(answer_channel_events) as standin:
-        env = interactive_env(tmp_path, standin.base_url)
+@contextmanager
+def interactive_claude(root: Path, script: Script) -> Iterator[tuple[Tmux, MessagesStandin, dict[str, str]]]:
+    """Real interactive Claude Code in tmux, set up by ``relay setup claude --channels --apply``, its
+    development-channel warning accepted, idle at its prompt with the relay's channel registered."""
+    tmux = Tmux(root / "tmux.sock")
+    with MessagesStandin(script) as standin:
+        env = interactive_env(root, standin.base_url)
         set_up_claude(env, "--channels")
         trust_and_flags(env)
         debug_log = Path(env["HOME"]) / ".claude" / "debug" / "latest"
         try:
             # The launch command `relay setup claude --channels` prints, with this claude binary.
-            launch = [str(claude), *claude_channel_launch()[1:], "--debug", "--allowedTools", RELAY_TOOLS]
-            tmux.start(env, launch)
-            wait_until(
-                lambda: "I am using this for local development" in tmux.screen(), "the warning", tmux.screen
-            )
-            tmux.keys("Enter")  # the one-time warning about development channels, accepted
+            launch = [str(node_bin("claude")), *claude_channel_launch()[1:], "--debug"]
+            tmux.start(env, [*launch, "--allowedTools", RELAY_TOOLS])
+            warning = "I am using this for local development"
+            wait_until(lambda: warning in tmux.screen(), "the development channels warning", tmux.screen)
+            tmux.keys("Enter")  # accepted, once, as a person does
             registered = "Channel notifications registered"
             wait_until(
                 lambda: debug_log.exists() and registered in debug_log.read_text(), registered, tmux.screen
             )
-            assert standin.requests == []  # the session sits idle at its prompt
-            posted = json.loads(
-                run_relay(env, "post", "proj-x", "verdict: approve", "--sender", "codex", "--json").stdout
-            )
-            channel = Path(env["CLAUDE_CODEX_DATA_DIR"]) / "channels" / "proj-x.jsonl"
-            wait_until(lambda: REPLY in channel.read_text(), "Claude's answer on the channel", tmux.screen)
+            yield tmux, standin, env
         finally:
             tmux.close()
+
+
+def post(env: dict[str, str], words: str) -> int:
+    done = run_relay(env, "post", "proj-x", words, "--sender", "codex", "--json")
+    assert done.returncode == 0, done.stderr
+    return int(json.loads(done.stdout)["id"])
+
+
+def channel_records(env: dict[str, str]) -> list[dict[str, Any]]:
+    path = Path(env["CLAUDE_CODEX_DATA_DIR"]) / "channels" / "proj-x.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def pushed_count(env: dict[str, str]) -> int:
+    """How many channel notifications Claude Code has received (its ``--debug`` log counts them)."""
+    log = Path(env["HOME"]) / ".claude" / "debug" / "latest"
+    return log.read_text().count("notifications/claude/channel (") if log.exists() else 0
+
+
+def channel_tag(message_id: int) -> str:
+    """The event Claude Code shows the model, as it appears inside a JSON request body."""
+    return json.dumps(f'<channel source="relay" target="proj-x" id="{message_id}" sender="codex">')[1:-1]
+
+
+def test_a_post_wakes_an_idle_interactive_claude_code_through_the_channel(tmp_path: Path) -> None:
+    with interactive_claude(tmp_path, answer_channel_events) as (tmux, standin, env):
+        assert standin.requests == []  # the session sits idle at its prompt
+        posted = post(env, "verdict: approve")
+        replied = lambda: any(m.get("reply_to") == posted for m in channel_records(env))  # noqa: E731
+        wait_until(replied, "Claude's answer on the channel", tmux.screen)
     assert standin.errors == []
-    woken = messages_text(standin.requests[0])
-    tag = f'<channel source="relay" target="proj-x" id="{posted["id"]}" sender="codex">'
-    assert json.dumps(tag)[1:-1] in woken and "verdict: approve" in woken
+    woken = messages_text(next(body for body in standin.requests if body.get("tools")))
+    assert channel_tag(posted) in woken and "verdict: approve" in woken
     assert json.dumps(untrusted_framing("proj-x", ["codex via cli"]))[1:-1] in woken
-    records = [json.loads(line) for line in channel.read_text().splitlines()]
-    assert [(m["id"], m["sender"], m.get("reply_to"), m["text"]) for m in records] == [
+    assert [(m["id"], m["sender"], m.get("reply_to"), m["text"]) for m in channel_records(env)] == [
         (1, "codex", None, "verdict: approve"), (2, "claude", 1, REPLY),
     ]  # fmt: skip
+
+
+def test_a_push_during_a_turn_reaches_the_next_model_request_of_that_turn(tmp_path: Path) -> None:
+    posted: list[int] = []
+
+    def working(number: int, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """A turn of two model requests (a tool call between them); a post lands during the first."""
+        if not body.get("tools"):  # Claude Code's side request that names the session
+            return [text("Work session")]
+        if "Start the work" not in messages_text(body):
+            return [text("Ready.")]
+        if '"tool_result"' not in messages_text(body):
+            posted.append(post(env, "note: also cover the empty input"))
+            wait_until(lambda: pushed_count(env) >= 1, "the push to be sent")
+            return [tool_use(f"{RELAY_TOOLS}__list_channels", {}, f"list{number}")]
+        return [text("Done.")]
+
+    with interactive_claude(tmp_path, working) as (tmux, standin, env):
+        tmux.keys("Start the work", "Enter")
+        wait_until(lambda: "Done." in tmux.screen(), "the end of the turn", tmux.screen)
+    assert standin.errors == []
+    turn = [messages_text(body) for body in standin.requests if body.get("tools")]
+    assert len(turn) == 2  # the pushed message rode along in the turn; it started no turn of its own
+    assert "note: also cover the empty input" not in turn[0]
+    assert channel_tag(posted[0]) in turn[1] and "note: also cover the empty input" in turn[1]
