@@ -24,9 +24,11 @@ from typing import Any, cast
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.session import ServerSession
+from mcp.server.stdio import stdio_server
 from pydantic import BaseModel
 
 from relay_stdio.automation.push import Pusher
+from relay_stdio.protocol_era import older_protocol_for
 from shared.loopguard import LoopGuard
 from shared.mcp.identity import identity_from_client
 from shared.relay import Relay
@@ -147,7 +149,11 @@ class ChannelPush:
 
 
 async def serve_stdio(server: Any, push: ChannelPush) -> None:
-    """Run ``server`` over stdio with ``push`` as its middleware, the pushers in a task group beside it."""
+    """Run ``server`` over stdio with ``push`` as its middleware, the pushers in a task group beside it.
+
+    A client the relay pushes to is served the older protocol (``protocol_era``): Claude Code delivers
+    channel notifications only there. Otherwise this is the SDK's ``run_stdio_async``.
+    """
     async with anyio.create_task_group() as tg:
 
         def spawn(start: Callable[[], Any]) -> None:
@@ -155,5 +161,8 @@ async def serve_stdio(server: Any, push: ChannelPush) -> None:
 
         push.spawn = spawn
         server.middleware.append(push)
-        await server.run_stdio_async()
+        lowlevel = server._lowlevel_server  # the SDK's stdio runner (run_stdio_async) takes no filter
+        async with stdio_server() as (read_stream, write_stream):
+            messages = older_protocol_for(push.wants, read_stream, write_stream, tg)
+            await lowlevel.run(messages, write_stream, lowlevel.create_initialization_options())
         tg.cancel_scope.cancel()

@@ -236,6 +236,8 @@ def test_setup_claude_channels_subscribes_the_server_and_prints_the_launch_comma
         "proj-y",
     ]
     assert "\nclaude --dangerously-load-development-channels server:relay\n" in out
+    # What real Claude Code 2.1.332 needs beyond the flag (tests/e2e/test_claude_channels.py found it).
+    assert "DISABLE_TELEMETRY or CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC" in out
     applied = invoke("setup", "claude", "--target", "proj-y", "--channels", "--apply", "--no-hooks")
     assert "claude --dangerously-load-development-channels server:relay" in applied
     registered = [json.loads(line) for line in fake_claude.read_text().splitlines()]

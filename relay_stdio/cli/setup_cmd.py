@@ -173,6 +173,8 @@ def _print_channel_launch() -> None:
         "\n# To make it stick, add an alias to your shell's startup file, e.g.:"
         f"\nalias claude-relay='{launch}'"
         "\n# Channels are a Claude Code research preview (2.1.80+); docs/claude.md says what they need."
+        "\n# Claude Code turns them off when DISABLE_TELEMETRY or CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"
+        "\n# is set: leave both unset in the shell that starts it."
     )
 
 

@@ -24,7 +24,7 @@ def running_in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
     fix = " Install Node.js 20+ with npm, then run scripts/test.sh (or `npm ci` in tests/e2e/node)."
     if running_in_ci():
         pytest.fail(f"real-client test cannot run in CI: {reason}.{fix}", pytrace=False)
@@ -35,10 +35,10 @@ def node_command(script: Path, *needs: Path) -> list[str]:
     """``[node, script]``, or fail (CI) / skip (locally) naming what is missing."""
     node = shutil.which("node")
     if node is None:
-        _unavailable("`node` is not on PATH")
+        unavailable("`node` is not on PATH")
     for path in (script, *needs):
         if not path.exists():
-            _unavailable(f"{path.relative_to(NODE_DIR.parent.parent.parent)} is missing")
+            unavailable(f"{path.relative_to(NODE_DIR.parent.parent.parent)} is missing")
     assert node is not None
     return [node, str(script)]
 
@@ -51,3 +51,11 @@ def inspector_command() -> list[str]:
 def ts_client_command() -> list[str]:
     """``client.mjs``, the official TypeScript SDK client script."""
     return node_command(TS_CLIENT, TS_SDK)
+
+
+def node_bin(name: str) -> Path:
+    """A program the npm packages install (``claude``, ``codex``), or fail (CI) / skip (locally)."""
+    path = NODE_DIR / "node_modules" / ".bin" / name
+    if not path.exists():
+        unavailable(f"tests/e2e/node/node_modules/.bin/{name} is missing")
+    return path
