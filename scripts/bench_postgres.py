@@ -197,11 +197,14 @@ def _copy(cluster: Any, root: Path, quick: bool) -> dict[str, Any]:
     data = root / "copy-src"
     build_channel(data, "history", count)
     url = cluster.url(cluster.new_database("bench"))
+    # The peak is VmHWM, the high-water mark of this process's own memory: ru_maxrss would also count
+    # the benchmark process it was forked from (Linux keeps it across exec).
     probe = (
-        "import resource, sys, time; from relay_stdio.cli import main; t = time.perf_counter()\n"
+        "import re, sys, time; from relay_stdio.cli import main; t = time.perf_counter()\n"
         "try:\n    main(['store', 'copy', '--quiet', sys.argv[1], sys.argv[2]])\n"
         "except SystemExit:\n    pass\n"
-        "print('RESULT', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+        "print('RESULT', time.perf_counter() - t, hwm)"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe, str(data), url], capture_output=True, text=True, cwd=ROOT, check=True

@@ -569,7 +569,7 @@ def section_render(root: Path, quick: bool, runs: int) -> dict[str, Any]:
 # --- the report --------------------------------------------------------------------------------
 
 
-_TARGET = re.compile(r"\s*(>=|<=|==|<|>)\s*([0-9.]+)")
+_TARGET = re.compile(r"\s*(>=|<=|==|<|>)\s*([0-9.]+)(\s*(?:ms|MB|s)\b)?")
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">=": lambda a, b: a >= b,
     "<=": lambda a, b: a <= b,
@@ -580,13 +580,14 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 
 
 def misses_target(target: str, value: str, ratio: float | None) -> bool:
-    """Whether a row misses its target ("<= 1.3", ">= 0.5", "< 20 ms"): the ratio when the row has one,
-    else its value. A row without a target, or whose value is not a number, is never a miss."""
+    """Whether a row misses its target ("<= 1.3", ">= 0.5", "< 20 ms"): a target with a unit (ms, MB, s)
+    is a bound on the row's value, one without a unit on its ratio (its value when it has none). A row
+    without a target, or whose value is not a number, is never a miss."""
     match = _TARGET.match(target)
     if match is None:
         return False
     try:
-        measured = ratio if ratio is not None else float(value)
+        measured = ratio if ratio is not None and not match.group(3) else float(value)
     except ValueError:
         return False
     return not _COMPARE[match.group(1)](measured, float(match.group(2)))

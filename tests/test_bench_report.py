@@ -36,6 +36,9 @@ def rows_marked(table: str) -> list[str]:
         ("< 20 ms", "19.9", None, False),
         ("< 20 ms", "20.0", None, True),
         ("== 0 (no stalls)", "3", None, True),
+        ("<= 500 ms (as text)", "176.7", 553.1, False),  # a bound on the value in ms, not on the ratio
+        ("<= 500 ms (rendered)", "758.2", 2.5, True),
+        ("< 100 MB", "138", None, True),
         ("", "99", 99.0, False),
         ("no target in words", "1", None, False),
     ],
