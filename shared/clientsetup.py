@@ -267,14 +267,19 @@ def _codex_table(inst: Installation, identity: str) -> Any:
     return table
 
 
-def merge_codex_config(text: str, inst: Installation, identity: str, path: Path) -> str:
-    """``config.toml`` text with ``[mcp_servers.relay]`` set; other servers, keys and comments kept."""
+def parse_codex_config(text: str, path: Path) -> tomlkit.TOMLDocument:
+    """``config.toml`` text as a document that keeps comments and layout; ConfigError when it is not TOML."""
     try:
-        doc = tomlkit.parse(text)
+        return tomlkit.parse(text)
     except TOMLKitError as exc:
         raise ConfigError(
             f"{path} is not valid TOML ({toml_error_text(exc)}); fix it by hand, then run this again"
         ) from None
+
+
+def merge_codex_config(text: str, inst: Installation, identity: str, path: Path) -> str:
+    """``config.toml`` text with ``[mcp_servers.relay]`` set; other servers, keys and comments kept."""
+    doc = parse_codex_config(text, path)
     servers = doc.get("mcp_servers")
     if servers is None:
         servers = tomlkit.table(is_super_table=True)

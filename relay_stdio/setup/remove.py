@@ -19,9 +19,13 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from shared.clientsetup import SERVER_NAME, is_relay_hook, read_json_settings, write_with_backup
-from shared.errors import ConfigError
-from shared.explain import toml_error_text
+from shared.clientsetup import (
+    SERVER_NAME,
+    is_relay_hook,
+    parse_codex_config,
+    read_json_settings,
+    write_with_backup,
+)
 
 
 def without_claude_hooks(settings: dict[str, Any]) -> dict[str, Any]:
@@ -56,12 +60,7 @@ def without_codex_server(text: str, path: Path, hook_keys: Sequence[str] = ()) -
 
     A table left empty by that (``mcp_servers``, ``hooks.state``, ``hooks``) goes too.
     """
-    try:
-        doc = tomlkit.parse(text)
-    except TOMLKitError as exc:
-        raise ConfigError(
-            f"{path} is not valid TOML ({toml_error_text(exc)}); fix it by hand, then run this again"
-        ) from None
+    doc = parse_codex_config(text, path)
     servers = doc.get("mcp_servers")
     if isinstance(servers, dict) and SERVER_NAME in servers:
         del servers[SERVER_NAME]
