@@ -19,6 +19,7 @@ from shared.errors import StoreUnavailable
 from shared.storage import open_store
 from tests import reliability
 from tests.pg_cluster import PASSWORD, PgCluster
+from tests.test_store_contract import all_records
 
 pytestmark = pytest.mark.slow
 
@@ -45,16 +46,10 @@ def _poster(url: str, writer: int, posts: int, out: str, start: Any) -> None:
 
 def _all_records(url: str) -> list[dict[str, Any]]:
     store = open_store(url)
-    found: list[dict[str, Any]] = []
-    since = 0
-    while True:
-        page, more = store.read_since("faults", since, 200)
-        found += page
-        if not more:
-            break
-        since = page[-1]["id"]
-    store.close()
-    return found
+    try:
+        return all_records(store, "faults")
+    finally:
+        store.close()
 
 
 def _check_acknowledged(url: str, results: list[dict[str, Any]], expected: int) -> None:
@@ -176,10 +171,7 @@ def test_a_writer_killed_mid_transaction_leaves_nothing_half_written(pg_url: str
     proc.join(10)
     store = open_store(pg_url)
     last = store.stats("killed").latest_id
-    records, _ = store.read_since("killed", 0, 200)
-    while len(records) < last:
-        page, _ = store.read_since("killed", records[-1]["id"], 200)
-        records += page
+    records = all_records(store, "killed")
     assert [r["id"] for r in records] == list(range(1, last + 1))
     assert all(r["text"] == "first" or r["text"].endswith("x" * 5000) for r in records)
     assert store.append("killed", "survivor", "next")["id"] == last + 1

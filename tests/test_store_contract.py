@@ -214,15 +214,20 @@ def _writer(location: str, writer: int, posts: int, start: Any) -> None:
     store.close()
 
 
-def check_every_message(store: MessageStore, writers: int, posts: int) -> None:
+def all_records(store: MessageStore, target: str) -> list[dict[str, Any]]:
+    """Every message of a channel, oldest first, read a page at a time."""
     records: list[dict[str, Any]] = []
     since = 0
     while True:
-        page, more = store.read_since("shared", since, 200)
+        page, more = store.read_since(target, since, 200)
         records += page
         if not more:
-            break
+            return records
         since = page[-1]["id"]
+
+
+def check_every_message(store: MessageStore, writers: int, posts: int) -> None:
+    records = all_records(store, "shared")
     assert [r["id"] for r in records] == list(range(1, writers * posts + 1))
     by_text = {r["text"]: r for r in records}
     assert len(by_text) == writers * posts

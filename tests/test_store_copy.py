@@ -12,6 +12,7 @@ import pytest
 from shared.storage import open_store
 from tests.e2e.conftest import child_env, relay_cli
 from tests.pg_cluster import PASSWORD, PgCluster
+from tests.test_store_contract import all_records
 
 pytestmark = pytest.mark.slow
 
@@ -28,16 +29,7 @@ def relay(tmp_path: Path, *args: str, check: bool = True) -> subprocess.Complete
 
 def everything(location: str) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, int]]]:
     store = open_store(location)
-    channels = {}
-    for stats in store.list_channels():
-        records, since = [], 0
-        while True:
-            page, more = store.read_since(stats.target, since, 200)
-            records += page
-            if not more:
-                break
-            since = page[-1]["id"]
-        channels[stats.target] = records
+    channels = {stats.target: all_records(store, stats.target) for stats in store.list_channels()}
     positions = store.positions()
     store.close()
     return channels, positions
